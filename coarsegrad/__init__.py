@@ -1,0 +1,43 @@
+"""coarsegrad: the coarse gradient method for networks with quantized ReLU activations.
+
+A two-linear-layer network with a staircase activation ``sigma`` has a loss that
+is piecewise constant in its weights: its gradient is zero almost everywhere. The
+*coarse gradient* replaces ``sigma'`` in the chain rule by the derivative ``mu'``
+of a straight-through estimator (STE). coarsegrad implements, in plain NumPy and
+in the notation of Long, Yin & Xin (2021):
+
+- :mod:`coarsegrad.quant` -- the staircase ``sigma`` (bits, alpha);
+- :mod:`coarsegrad.ste` -- STEs (identity, relu, clipped_relu, log_tailed_relu,
+  your own) and the admissibility check M1-M4;
+- :mod:`coarsegrad.nets` -- the teacher-student model ``y_k = v^T sigma(Z w_k)`` and
+  the two-layer perceptron ``f = V sigma(W x + b) + c``, with hand-derived coarse
+  gradients.
+
+A minimal session::
+
+    >>> import numpy as np, coarsegrad as cg
+    >>> cg.sigma(np.array([-1.0, 0.0, 0.3, 1.0, 5.0]), bits=2, alpha=0.5)
+    array([0. , 0. , 0.5, 1. , 1.5])
+    >>> cg.check_admissible("identity").violated
+    ('M2',)
+
+The derivations are in docs/theory.md; which choices are ours rather than the
+paper's is in docs/paper-notes.md.
+"""
+from .quant import levels, n_levels, sigma, thresholds
+from .ste import (STE, Admissibility, available_stes, check_admissible, get_ste, register_ste,
+                  unregister_ste)
+from .nets import (MLPParams, MLPPass, TSPass, mlp_coarse_grad, mlp_forward, mlp_init, mlp_loss,
+                   mlp_predict, one_hot, ts_coarse_grad, ts_forward, ts_loss, ts_predict)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "sigma", "n_levels", "thresholds", "levels",
+    "STE", "get_ste", "register_ste", "unregister_ste", "available_stes", "check_admissible",
+    "Admissibility",
+    "TSPass", "ts_forward", "ts_loss", "ts_coarse_grad", "ts_predict",
+    "MLPParams", "MLPPass", "mlp_init", "mlp_forward", "mlp_loss", "mlp_coarse_grad", "mlp_predict",
+    "one_hot",
+]

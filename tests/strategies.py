@@ -1,0 +1,78 @@
+"""Hypothesis strategies shared by the tests.
+
+Related values are drawn together (bit-width, then resolution, then inputs near
+its thresholds), arrays come from a drawn integer seed through
+``numpy.random.default_rng`` (never a global RNG), and every input array is mixed
+with the staircase's exact thresholds so the kinks are always exercised.
+"""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from coarsegrad.quant import n_levels
+
+seeds = st.integers(0, 2**32 - 1)
+bits_st = st.integers(1, 4)
+# Resolutions: some "awkward" decimals whose multiples round (0.1, 0.3), powers of 2, and random ones.
+alphas = st.one_of(
+    st.sampled_from([1.0, 0.5, 0.1, 0.3, 1 / 3, 0.7, 2.0]),
+    st.floats(1e-3, 1e3, allow_nan=False, allow_infinity=False),
+)
+float_dtypes = st.sampled_from([np.float64, np.float32])
+
+
+@st.composite
+def staircases(draw, max_bits: int = 4):
+    """``(bits, alpha)``."""
+    return draw(st.integers(1, max_bits)), draw(alphas)
+
+
+@st.composite
+def inputs_near_thresholds(draw, bits: int, alpha: float, dtype=np.float64, max_size: int = 200):
+    """A 1-D array of pre-activations: random values spread over the staircase, the exact
+    thresholds ``k*alpha`` and levels, their floating-point neighbours, and values beyond."""
+    rng = np.random.default_rng(draw(seeds))
+    dtype = np.dtype(dtype)
+    L = n_levels(bits)
+    a = dtype.type(alpha)
+    exact = np.arange(L + 1, dtype=dtype) * a                     # 0, alpha, ..., L*alpha as rounded in dtype
+    near = np.concatenate([exact, np.nextafter(exact, dtype.type(-np.inf)), np.nextafter(exact, dtype.type(np.inf))])
+    size = draw(st.integers(1, max_size))
+    spread = (rng.standard_normal(size) * L * alpha + L * alpha / 2).astype(dtype)
+    picked = near[rng.integers(0, near.size, size=draw(st.integers(0, 3 * (L + 1))))]
+    z = np.concatenate([spread, picked]).astype(dtype)
+    rng.shuffle(z)
+    return z
+
+
+@st.composite
+def ts_problems(draw, max_N: int = 6, max_p: int = 5, max_n: int = 5, max_K: int = 4):
+    """A teacher-student batch: dict with Z (N,p,n), v (p,), W (n,K), y_star (N,K), bits, alpha."""
+    bits, alpha = draw(staircases())
+    N, p, n, K = (draw(st.integers(1, m)) for m in (max_N, max_p, max_n, max_K))
+    rng = np.random.default_rng(draw(seeds))
+    L = n_levels(bits)
+    Z = rng.standard_normal((N, p, n))
+    W = rng.standard_normal((n, K)) * (L * alpha / np.sqrt(n))       # pre-activations spread over the steps
+    v = rng.standard_normal(p)
+    y_star = rng.standard_normal((N, K)) * L * alpha
+    return dict(Z=Z, v=v, W=W, y_star=y_star, bits=bits, alpha=alpha)
+
+
+@st.composite
+def mlp_problems(draw, max_N: int = 6, max_n: int = 5, max_m: int = 6, max_K: int = 4):
+    """A perceptron batch: dict with x (N,n), params (W,b,V,c), labels (N,), K, bits, alpha."""
+    from coarsegrad.nets import MLPParams
+    bits, alpha = draw(staircases())
+    N, n, m = (draw(st.integers(1, k)) for k in (max_N, max_n, max_m))
+    K = draw(st.integers(2, max_K))
+    rng = np.random.default_rng(draw(seeds))
+    L = n_levels(bits)
+    x = rng.standard_normal((N, n))
+    W = rng.standard_normal((m, n)) * (L * alpha / np.sqrt(n))
+    b = rng.standard_normal(m) * alpha
+    V = rng.standard_normal((K, m))
+    c = rng.standard_normal(K)
+    labels = rng.integers(0, K, size=N)
+    return dict(x=x, params=MLPParams(W, b, V, c), labels=labels, K=K, bits=bits, alpha=alpha)
