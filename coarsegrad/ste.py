@@ -68,6 +68,9 @@ class STE:
         When ``mu'`` is piecewise constant: it equals ``value`` on ``(lo, hi]``
         and 0 elsewhere (``lo`` may be ``-inf``, ``hi`` may be ``inf``). The
         population module then uses closed forms instead of quadrature.
+    smooth_between_kinks : bool
+        ``mu'`` is smooth except at ``0`` and ``L alpha``: the population module may then
+        integrate it with a fixed Gauss-Legendre rule (fast) instead of adaptive quadrature.
     kinks : str
         The values chosen at the kinks, in words (they are measure-zero choices
         but the code takes them, so they are stated).
@@ -79,6 +82,7 @@ class STE:
     mu: Callable
     mu_prime: Callable
     pieces: Callable | None = field(default=None, compare=False)
+    smooth_between_kinks: bool = False
     kinks: str = ""
     reference: str = ""
 
@@ -157,7 +161,7 @@ CLIPPED_RELU = STE(
     reference="Cai et al. 2017; Yin et al., ICLR 2019; Long, Yin, Xin 2021",
 )
 LOG_TAILED_RELU = STE(
-    "log_tailed_relu", _log_tailed_mu, _log_tailed_mu_prime,
+    "log_tailed_relu", _log_tailed_mu, _log_tailed_mu_prime, smooth_between_kinks=True,
     kinks="mu'(0) = 0, mu'(L*alpha) = 1 (mu' is continuous at L*alpha)",
     reference="Cai et al. 2017, half-wave Gaussian quantization",
 )
@@ -173,7 +177,8 @@ def available_stes() -> tuple[str, ...]:
 
 
 def register_ste(name: str, mu: Callable, mu_prime: Callable, *, pieces: Callable | None = None,
-                 kinks: str = "", reference: str = "", overwrite: bool = False) -> STE:
+                 smooth_between_kinks: bool = False, kinks: str = "", reference: str = "",
+                 overwrite: bool = False) -> STE:
     """Register an STE under ``name`` and return it.
 
     Parameters
@@ -182,7 +187,7 @@ def register_ste(name: str, mu: Callable, mu_prime: Callable, *, pieces: Callabl
         Registry key; must not clash with an existing name unless ``overwrite``.
     mu, mu_prime : callable ``(z, bits, alpha) -> ndarray``
         Vectorized proxy and its derivative (same shape as ``z``).
-    pieces, kinks, reference
+    pieces, smooth_between_kinks, kinks, reference
         As in :class:`STE`.
     overwrite : bool
         Replace a user STE of the same name. Built-ins cannot be replaced.
@@ -191,7 +196,8 @@ def register_ste(name: str, mu: Callable, mu_prime: Callable, *, pieces: Callabl
     -------
     STE
     """
-    ste = STE(name, mu, mu_prime, pieces=pieces, kinks=kinks, reference=reference)
+    ste = STE(name, mu, mu_prime, pieces=pieces, smooth_between_kinks=smooth_between_kinks, kinks=kinks,
+              reference=reference)
     if name in _BUILTIN:
         raise ValueError(f"{name!r} is a built-in STE and cannot be replaced; choose another name")
     if name in _REGISTRY and not overwrite:
@@ -351,7 +357,7 @@ def check_admissible(ste, bits: int = 2, alpha: float = 1.0) -> Admissibility:
         "M3": pos & (z < top) & (d <= 0),
     }
     # M4 on consecutive grid points of (0, inf); a tiny tolerance only forgives rounding in mu'.
-    dp, zp = d[pos], z[pos]
+    dp = d[pos]
     rises = np.zeros_like(z, dtype=bool)
     rises[np.flatnonzero(pos)[:-1]] = dp[1:] > dp[:-1] + 8 * np.finfo(float).eps * np.abs(dp[:-1])
     fails["M4"] = rises

@@ -142,3 +142,60 @@ def check_directional(fun, grads: list[np.ndarray], x: list[np.ndarray], rng, *,
             f"{what}: <g, u> = {analytic!r} but central difference = {numeric!r}; |difference| = "
             f"{abs(analytic - numeric):.3e} > allowed {allowed:.3e} (rtol*|g||u| = {rtol * scale:.3e}, "
             f"rounding = {rounding:.3e})")
+
+
+# --------------------------------------------------------------------------- population references
+
+def bvn_cdf_quad(h: float, g: float, rho: float) -> float:
+    """``Phi2(h, g; rho) = int_{-inf}^{h} phi(x) Phi((g - rho x)/sqrt(1 - rho^2)) dx`` by adaptive quadrature."""
+    from scipy import integrate, stats
+    if abs(rho) == 1.0:
+        return float(stats.norm.cdf(min(h, g))) if rho > 0 else max(0.0, float(stats.norm.cdf(h) - stats.norm.cdf(-g)))
+    s = np.sqrt(1 - rho * rho)
+    f = lambda x: stats.norm.pdf(x) * stats.norm.cdf((g - rho * x) / s)
+    if h == -np.inf:
+        return 0.0
+    val, _ = integrate.quad(f, -np.inf, h, epsabs=1e-15, epsrel=1e-13, limit=200)
+    return float(val)
+
+
+def population_loss_spec_form(teacher, v, W) -> float:
+    """SPEC §4's form: per class, with d_i = v_i m(w) - v*_i m(w*) and S = sum_i d_i,
+    E(y - y*)^2 = S^2 - sum_i d_i^2 + sum_i [v_i^2 q(w) - 2 v_i v*_i c + v*_i^2 q(w*)], a loop over i."""
+    from coarsegrad.population import moment_c, moment_m, moment_q
+    b, a = teacher.bits, teacher.alpha
+    m, q = moment_m(W, b, a), moment_q(W, b, a)
+    ms, qs = moment_m(teacher.W_star, b, a), moment_q(teacher.W_star, b, a)
+    c = moment_c(W, teacher.W_star, b, a)
+    total = 0.0
+    for k in range(W.shape[1]):
+        d = [v[i] * m[k] - teacher.v_star[i] * ms[k] for i in range(len(v))]
+        S = sum(d)
+        second = sum(v[i] ** 2 * q[k] - 2 * v[i] * teacher.v_star[i] * c[k] + teacher.v_star[i] ** 2 * qs[k]
+                     for i in range(len(v)))
+        total += 0.5 * (S * S - sum(di * di for di in d) + second)
+    return total
+
+
+#: |z| bound for a comparison of an exact expectation with Monte Carlo.
+MC_Z = 4.0
+
+
+def assert_mc_agrees(exact, run, *, what: str, atol: float = 0.0) -> None:
+    """Assert ``|exact - MC| <= 4 standard errors`` for every entry, where ``run(seed, scale)``
+    returns an :class:`~coarsegrad.estimators.Estimate` from ``scale`` times the base sample size.
+
+    As scipy's statistical tests do, a failing comparison is retried once on fresh samples
+    (a new seed, four times as many): a true discrepancy fails both, a 1-in-10^4 fluctuation
+    (hypothesis makes hundreds of comparisons per test) does not fail twice."""
+    from coarsegrad.estimators import z_scores
+    exact = np.asarray(exact, dtype=np.float64)
+    for attempt, (seed, scale) in enumerate(((0, 1), (10**6 + 1, 4))):
+        est = run(seed, scale)
+        z = np.abs(z_scores(est, exact, atol=atol))
+        if z.max() <= MC_Z:
+            return
+    worst = int(np.argmax(z))
+    raise AssertionError(f"{what}: exact vs Monte Carlo differ by {z.max():.2f} standard errors twice "
+                         f"(worst entry {worst}: exact {exact.ravel()[worst]!r}, MC {np.ravel(est.mean)[worst]!r} "
+                         f"+- {np.ravel(est.stderr)[worst]!r}; all |z| = {np.round(z, 2)})")

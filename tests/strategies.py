@@ -76,3 +76,35 @@ def mlp_problems(draw, max_N: int = 6, max_n: int = 5, max_m: int = 6, max_K: in
     c = rng.standard_normal(K)
     labels = rng.integers(0, K, size=N)
     return dict(x=x, params=MLPParams(W, b, V, c), labels=labels, K=K, bits=bits, alpha=alpha)
+
+
+@st.composite
+def teacher_students(draw, max_n: int = 5, max_p: int = 5, max_K: int = 3, max_bits: int = 4,
+                     geometry: str = "any"):
+    """``(teacher, v, W)`` for the population module.
+
+    ``geometry``: ``"generic"`` (angles away from 0 and pi, ``w != 0``), ``"any"`` (generic plus
+    exactly parallel / antiparallel columns, a zero student or teacher column, tiny and huge
+    norms), or ``"v_star"`` (generic, with ``v = v*``)."""
+    from coarsegrad.population import Teacher
+    bits = draw(st.integers(1, max_bits))
+    alpha = draw(st.sampled_from([1.0, 0.5, 0.3, 2.0]) | st.floats(0.05, 5.0))
+    n, p, K = draw(st.integers(2, max_n)), draw(st.integers(1, max_p)), draw(st.integers(1, max_K))
+    rng = np.random.default_rng(draw(seeds))
+    L = n_levels(bits)
+    W_star = rng.standard_normal((n, K)) * L * alpha / np.sqrt(n)
+    v_star = rng.standard_normal(p)
+    W = rng.standard_normal((n, K)) * np.exp(draw(st.floats(-1.5, 1.5))) * L * alpha / np.sqrt(n)
+    if geometry == "any":
+        mode = draw(st.sampled_from(["generic", "parallel", "antiparallel", "zero_teacher", "scale"]))
+        k = draw(st.integers(0, K - 1))
+        if mode == "parallel":
+            W[:, k] = W_star[:, k] * draw(st.floats(0.2, 5.0))
+        elif mode == "antiparallel":
+            W[:, k] = -W_star[:, k] * draw(st.floats(0.2, 5.0))
+        elif mode == "zero_teacher":
+            W_star[:, k] = 0.0
+        elif mode == "scale":
+            W[:, k] *= 10.0 ** draw(st.sampled_from([-6, -3, 3, 6]))
+    v = v_star.copy() if geometry == "v_star" else v_star + 0.5 * rng.standard_normal(p)
+    return Teacher(v_star, W_star, bits, alpha), v, W

@@ -35,7 +35,7 @@ def test_ts_backward_is_gradient_of_smooth_network(ste, prob, seed):
     """With mu in the forward pass, ts_coarse_grad is the exact gradient: check by central differences."""
     ste = cg.get_ste(ste)
     Z, v, W, y_star, bits, alpha = (prob[k] for k in ("Z", "v", "W", "y_star", "bits", "alpha"))
-    act = lambda h: ste.mu(h, bits, alpha)   # noqa: E731 -- the smooth network's activation
+    act = lambda h: ste.mu(h, bits, alpha)
 
     def loss_of(x):
         return cg.ts_loss(cg.ts_forward(Z, x[0], x[1], bits, alpha, activation=act).y, y_star)[0]
@@ -52,7 +52,7 @@ def test_ts_sample_loss_is_piecewise_constant_in_W(prob, seed):
     """Finite differences of the quantized loss in W are exactly 0; in v they are the exact g_v."""
     Z, v, W, y_star, bits, alpha = (prob[k] for k in ("Z", "v", "W", "y_star", "bits", "alpha"))
     rng = np.random.default_rng(seed)
-    loss = lambda v_, W_: cg.ts_loss(cg.ts_forward(Z, v_, W_, bits, alpha).y, y_star)[0]  # noqa: E731
+    loss = lambda v_, W_: cg.ts_loss(cg.ts_forward(Z, v_, W_, bits, alpha).y, y_star)[0]
     h = 1e-9 * np.abs(W).max()
     for _ in range(3):
         U = rng.standard_normal(W.shape)
@@ -88,7 +88,7 @@ def test_mlp_coarse_grad_matches_loop(ste, kind, prob, freeze):
 def test_mlp_backward_is_gradient_of_smooth_network(ste, kind, prob, seed):
     ste = cg.get_ste(ste)
     x, params, labels, bits, alpha = (prob[k] for k in ("x", "params", "labels", "bits", "alpha"))
-    act = lambda h: ste.mu(h, bits, alpha)   # noqa: E731
+    act = lambda h: ste.mu(h, bits, alpha)
 
     def loss_of(p):
         return cg.mlp_loss(cg.mlp_forward(x, cg.MLPParams(*p), bits, alpha, activation=act).f, labels, kind)[0]
@@ -105,7 +105,7 @@ def test_mlp_sample_loss_is_piecewise_constant_in_first_layer(prob, seed):
     x, params, labels, bits, alpha = (prob[k] for k in ("x", "params", "labels", "bits", "alpha"))
     rng = np.random.default_rng(seed)
     W, b, V, c = params
-    loss = lambda p: cg.mlp_loss(cg.mlp_forward(x, cg.MLPParams(*p), bits, alpha).f, labels)[0]  # noqa: E731
+    loss = lambda p: cg.mlp_loss(cg.mlp_forward(x, cg.MLPParams(*p), bits, alpha).f, labels)[0]
     h = 1e-9 * max(np.abs(W).max(), np.abs(b).max())
     for _ in range(3):
         dW, db = rng.standard_normal(W.shape), rng.standard_normal(b.shape)

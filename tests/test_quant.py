@@ -21,7 +21,8 @@ def test_sigma_equals_definition_loop(data, stair, dtype):
     want = sigma_loop(z, bits, alpha)
     assert got.dtype == np.dtype(dtype)
     bad = got != want
-    assert not bad.any(), f"sigma vs loop (bits={bits}, alpha={alpha!r}, {np.dtype(dtype)}): z={z[bad][:5]!r} got={got[bad][:5]!r} want={want[bad][:5]!r}"
+    assert not bad.any(), (f"sigma vs loop (bits={bits}, alpha={alpha!r}, {np.dtype(dtype)}): "
+                           f"z={z[bad][:5]!r} got={got[bad][:5]!r} want={want[bad][:5]!r}")
 
 
 @given(data=st.data(), stair=staircases(), dtype=float_dtypes)

@@ -1,0 +1,544 @@
+r"""The claims of SPEC §5, each a function that runs its check and returns its evidence.
+
+Each ``claim_N(preset, seed)`` returns a :class:`ClaimResult`: the setting, one or more
+:class:`Check` rows (the measured figure, the relation and threshold it must meet, and
+whether it did) and a ``details`` dict with the numbers behind them. ``coarsegrad verify``
+prints them as a table and the tests assert on them, so the CLI and the test suite read
+the same evidence.
+
+1. the staircase: levels, thresholds, monotonicity;
+2. the sample loss has zero gradient almost everywhere in the first layer;
+3. exact ``m, q, c, f`` agree with Monte Carlo;
+4. exact ``grad f`` agrees with finite differences of exact ``f``;
+5. exact ``E g`` agrees with the Monte Carlo mean of sample coarse gradients;
+6. descent: ``<E g, grad f> > 0`` for admissible STEs (``v = v*``), in the regime where
+   it holds -- with the counterexamples outside it reported (docs/findings.md);
+7. convergence of coarse gradient descent to the global minimum (population and samples);
+8. the ICLR 2019 contrast: the identity STE is unstable at a spurious local minimum where
+   the ReLU STE is stable.
+
+Presets: ``quick`` (all eight in well under a minute on 2 cores) and ``full``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._checks import make_rng
+from .estimators import Estimate, monte_carlo, z_scores
+from .nets import mlp_forward, mlp_init, mlp_loss, ts_coarse_grad, ts_forward, ts_loss
+from .population import (Teacher, expected_coarse_grad, moment_c, moment_m, moment_q,
+                         population_grad, population_loss, random_teacher)
+from .quant import levels, n_levels, sigma, thresholds
+from .ste import check_admissible
+from .train import population_descent, ts_sgd
+
+__all__ = ["Check", "ClaimResult", "PRESETS", "CLAIMS", "run_claims", "descent_regime",
+           "claim_1", "claim_2", "claim_3", "claim_4", "claim_5", "claim_6", "claim_7", "claim_8",
+           "ADMISSIBLE", "RELU_OVERSHOOT_COUNTEREXAMPLE", "ANTIPODAL_WEDGE_COUNTEREXAMPLE"]
+
+ADMISSIBLE = ("relu", "clipped_relu", "log_tailed_relu")
+ALL_STES = ADMISSIBLE + ("identity",)
+
+#: Sizes per preset. ``quick`` keeps ``coarsegrad verify --quick`` under a minute on 2 cores.
+PRESETS = {
+    "quick": dict(mc_batches=100, mc_batch=1000, fd_configs=6, descent_configs=150,
+                  descent_quad_every=10, gd_inits=2, gd_steps=4000, sgd_samples=20000, sgd_epochs=20),
+    "full": dict(mc_batches=200, mc_batch=5000, fd_configs=30, descent_configs=2000,
+                 descent_quad_every=5, gd_inits=6, gd_steps=8000, sgd_samples=40000, sgd_epochs=30),
+}
+
+#: Thresholds, each with its reason.
+MC_Z = 4.0          # |z| of a projection of an exact expectation against its Monte Carlo estimate
+FD_RTOL = 1e-6      # relative error of grad f against central differences of f
+GD_TOL = 1e-8       # coarse gradient descent must bring f below this fraction of f(initial)
+SGD_AGREEMENT = 0.995  # held-out agreement with the teacher's labels after stochastic training
+THETA_MAX = 0.75 * np.pi  # the descent regime's angle bound (docs/findings.md)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One measured figure and the relation it must satisfy.
+
+    ``relation`` is one of ``<``, ``<=``, ``>``, ``>=``, ``==`` or ``report`` (shown, not judged).
+    """
+
+    quantity: str
+    value: float
+    relation: str
+    threshold: float | None = None
+
+    @property
+    def passed(self) -> bool | None:
+        """Whether ``value relation threshold`` holds; ``None`` for a ``report`` row."""
+        v, t = self.value, self.threshold
+        return {"<": lambda: v < t, "<=": lambda: v <= t, ">": lambda: v > t, ">=": lambda: v >= t,
+                "==": lambda: v == t, "report": lambda: None}[self.relation]()
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The evidence for one claim."""
+
+    number: int
+    title: str
+    setting: str
+    checks: tuple
+    details: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        """All judged checks hold."""
+        return all(c.passed for c in self.checks if c.relation != "report")
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"number": self.number, "title": self.title, "setting": self.setting, "passed": self.passed,
+                "seconds": self.seconds,
+                "checks": [dict(quantity=c.quantity, value=c.value, relation=c.relation, threshold=c.threshold,
+                                passed=c.passed) for c in self.checks],
+                "details": _jsonable(self.details)}
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    return x
+
+
+def _preset(preset: str) -> dict:
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
+    return PRESETS[preset]
+
+
+def _timed(fn):
+    def wrapper(preset: str = "quick", seed: int = 0) -> ClaimResult:
+        start = time.perf_counter()
+        result = fn(_preset(preset), make_rng(seed))
+        return ClaimResult(**{**result.__dict__, "seconds": time.perf_counter() - start})
+    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+    return wrapper
+
+
+def _sample_Z(rng, N, teacher):
+    return rng.standard_normal((N, teacher.p, teacher.n))
+
+
+def _random_config(rng, *, bits=None, K=None, v_positive=False):
+    """A random teacher and a random student first layer of comparable scale."""
+    bits = int(rng.integers(1, 5)) if bits is None else bits
+    n, p = int(rng.integers(2, 7)), int(rng.integers(1, 6))
+    K = int(rng.integers(1, 4)) if K is None else K
+    alpha = float(np.exp(rng.uniform(-1.5, 1.0)))
+    v_star = rng.standard_normal(p)
+    if v_positive:
+        v_star = np.abs(v_star) + 0.05
+    teacher = random_teacher(n, p, K, bits, alpha, rng, v_star=v_star)
+    scale = np.exp(rng.uniform(-1.5, 1.5))
+    W = rng.standard_normal((n, K)) * scale * np.linalg.norm(teacher.W_star, axis=0) / np.sqrt(n)
+    return teacher, W
+
+
+# =========================================================================================
+# 1. The staircase
+# =========================================================================================
+
+@_timed
+def claim_1(cfg, rng) -> ClaimResult:
+    """sigma takes only the levels, is non-decreasing, and jumps exactly at k alpha."""
+    mismatches = not_levels = decreases = jump_errors = 0
+    cases = 0
+    for bits in range(1, 9):
+        for alpha in (1.0, 0.1, 0.3, 1 / 3, float(np.exp(rng.uniform(-3, 3)))):
+            for dtype in (np.float64, np.float32):
+                L = n_levels(bits)
+                t = thresholds(bits, alpha, dtype)
+                z = np.sort(np.concatenate([
+                    (rng.standard_normal(4000) * L * alpha + L * alpha / 2).astype(dtype),
+                    t, np.nextafter(t, dtype(np.inf)), np.nextafter(t, dtype(-np.inf))]))
+                s = sigma(z, bits, alpha)
+                definition = dtype(alpha) * (z[:, None] > t[None, :]).sum(axis=1).astype(dtype)
+                mismatches += int(np.sum(s != definition))
+                not_levels += int(np.sum(~np.isin(s, levels(bits, alpha, dtype))))
+                decreases += int(np.sum(np.diff(s) < 0))
+                jump_errors += int(np.sum(sigma(t, bits, alpha) != levels(bits, alpha, dtype)[:-1]))
+                jump_errors += int(np.sum(sigma(np.nextafter(t, dtype(np.inf)), bits, alpha)
+                                          != levels(bits, alpha, dtype)[1:]))
+                cases += 1
+    return ClaimResult(1, "staircase sigma: levels, thresholds, monotone",
+                       f"bits 1..8 x 5 resolutions x float64/float32 ({cases} cases), inputs at and around every threshold",
+                       (Check("values differing from alpha * #{k: z > k alpha}", mismatches, "==", 0),
+                        Check("values outside {0, alpha, ..., L alpha}", not_levels, "==", 0),
+                        Check("decreases along sorted inputs", decreases, "==", 0),
+                        Check("wrong values at / just above thresholds", jump_errors, "==", 0)),
+                       dict(cases=cases))
+
+
+# =========================================================================================
+# 2. Zero gradient almost everywhere
+# =========================================================================================
+
+@_timed
+def claim_2(cfg, rng) -> ClaimResult:
+    """Central differences of the quantized sample loss in the first layer are exactly 0."""
+    nonzero = total = 0
+    largest = 0.0
+    for bits in (1, 2, 4):
+        teacher, W = _random_config(rng, bits=bits)
+        Z = _sample_Z(rng, 200, teacher)
+        y_star = ts_forward(Z, teacher.v_star, teacher.W_star, bits, teacher.alpha).y
+        loss = lambda W_: ts_loss(ts_forward(Z, teacher.v_star, W_, bits, teacher.alpha).y, y_star)[0]
+        h = 1e-9 * np.abs(W).max()
+        for idx in np.ndindex(W.shape):
+            E = np.zeros_like(W)
+            E[idx] = h
+            diff = (loss(W + E) - loss(W - E)) / (2 * h)
+            nonzero += diff != 0
+            largest = max(largest, abs(diff))
+            total += 1
+        params = mlp_init(6, 20, 3, rng, bits=bits, alpha=teacher.alpha)
+        x = rng.standard_normal((200, 6))
+        labels = rng.integers(0, 3, 200)
+        mloss = lambda W_: mlp_loss(mlp_forward(x, params._replace(W=W_), bits, teacher.alpha).f, labels)[0]
+        for idx in list(np.ndindex(params.W.shape))[::4]:
+            E = np.zeros_like(params.W)
+            E[idx] = 1e-9
+            diff = (mloss(params.W + E) - mloss(params.W - E)) / 2e-9
+            nonzero += diff != 0
+            largest = max(largest, abs(diff))
+            total += 1
+    return ClaimResult(2, "sample loss has zero gradient a.e. in the first layer",
+                       f"teacher-student and perceptron, bits 1, 2, 4, random weights, {total} coordinates, step 1e-9",
+                       (Check("coordinates with a non-zero central difference", int(nonzero), "==", 0),
+                        Check("largest |central difference|", largest, "==", 0.0)),
+                       dict(coordinates=total))
+
+
+# =========================================================================================
+# 3. Moments and loss against Monte Carlo
+# =========================================================================================
+
+def _ts_mc(teacher, W, ste, cfg, rng, v=None):
+    """Monte Carlo of (m, q, c, f) and of the coarse gradient at (v, W), batch means."""
+    v = teacher.v_star if v is None else v
+    bits, alpha = teacher.bits, teacher.alpha
+
+    def statistic(Z):
+        fwd = ts_forward(Z, v, W, bits, alpha, validate=False)
+        fs = ts_forward(Z, teacher.v_star, teacher.W_star, bits, alpha, validate=False)
+        s, s_star = fwd.sigma_h[:, 0, :], fs.sigma_h[:, 0, :]          # row 0: one z per sample
+        loss, e = ts_loss(fwd.y, fs.y, validate=False)
+        out = [s.mean(0), (s * s).mean(0), (s * s_star).mean(0), [loss]]
+        if ste is not None:
+            out.append(ts_coarse_grad(Z, v, fwd, e, ste, bits, alpha, validate=False)[1].ravel())
+        return np.concatenate([np.ravel(o) for o in out])
+
+    return monte_carlo(statistic, lambda g: _sample_Z(g, cfg["mc_batch"], teacher), cfg["mc_batches"], rng)
+
+
+@_timed
+def claim_3(cfg, rng) -> ClaimResult:
+    """Exact m, q, c and f lie within 4 standard errors of Monte Carlo."""
+    worst, rows = 0.0, []
+    for bits in (1, 2, 3, 4):
+        teacher, W = _random_config(rng, bits=bits)
+        K = teacher.K
+        est = _ts_mc(teacher, W, None, cfg, rng)
+        exact = np.concatenate([moment_m(W, bits, teacher.alpha), moment_q(W, bits, teacher.alpha),
+                                moment_c(W, teacher.W_star, bits, teacher.alpha),
+                                [population_loss(teacher, teacher.v_star, W)]])
+        z = np.abs(z_scores(est, exact))
+        worst = max(worst, float(z.max()))
+        rows.append(dict(bits=bits, K=K, max_z=float(z.max()), f_exact=exact[-1], f_mc=float(est.mean[-1]),
+                         f_se=float(est.stderr[-1])))
+    n = cfg["mc_batches"] * cfg["mc_batch"]
+    return ClaimResult(3, "exact m, q, c, f agree with Monte Carlo",
+                       f"bits 1-4, random teacher and student, {n} samples each",
+                       (Check("max |exact - MC| / standard error", worst, "<=", MC_Z),),
+                       dict(configs=rows))
+
+
+# =========================================================================================
+# 4. Exact gradient against finite differences
+# =========================================================================================
+
+def _fd_grad_W(teacher, v, W, h):
+    """Fourth-order central differences of the exact f in each entry of W."""
+    g = np.empty_like(W)
+    for idx in np.ndindex(W.shape):
+        vals = []
+        for step in (-2, -1, 1, 2):
+            E = np.zeros_like(W)
+            E[idx] = step * h
+            vals.append(population_loss(teacher, v, W + E))
+        g[idx] = (vals[0] - 8 * vals[1] + 8 * vals[2] - vals[3]) / (12 * h)
+    return g
+
+
+@_timed
+def claim_4(cfg, rng) -> ClaimResult:
+    """Exact grad f agrees with central differences of exact f (relative error < 1e-6)."""
+    worst, rows = 0.0, []
+    while len(rows) < cfg["fd_configs"]:
+        teacher, W = _random_config(rng)
+        v = teacher.v_star + 0.3 * rng.standard_normal(teacher.p)
+        gv, gW = population_grad(teacher, v, W)
+        h = 1e-4 * np.linalg.norm(W) / np.sqrt(W.size)
+        fd = _fd_grad_W(teacher, v, W, h)
+        err = float(np.linalg.norm(fd - gW) / np.linalg.norm(gW))
+        worst = max(worst, err)
+        rows.append(dict(bits=teacher.bits, n=teacher.n, K=teacher.K, rel_err=err))
+    return ClaimResult(4, "exact grad f agrees with finite differences of exact f",
+                       f"{len(rows)} random (v, W, teacher), bits 1-4, 4th-order central differences",
+                       (Check("max ||FD - grad f|| / ||grad f||", worst, "<", FD_RTOL),), dict(configs=rows))
+
+
+# =========================================================================================
+# 5. Expected coarse gradient against Monte Carlo
+# =========================================================================================
+
+@_timed
+def claim_5(cfg, rng) -> ClaimResult:
+    """Exact E g agrees with the Monte Carlo mean of sample coarse gradients (4 standard errors)."""
+    worst, rows = 0.0, {}
+    for ste in ALL_STES:
+        for bits in (1, 3):
+            teacher, W = _random_config(rng, bits=bits)
+            v = teacher.v_star + 0.3 * rng.standard_normal(teacher.p)
+            est = _ts_mc(teacher, W, ste, cfg, rng, v=v)
+            start = 3 * teacher.K + 1
+            mc = Estimate(est.mean[start:], est.stderr[start:], est.n)
+            exact = expected_coarse_grad(teacher, v, W, ste)[1].ravel()
+            z = float(np.abs(z_scores(mc, exact)).max())
+            worst = max(worst, z)
+            rows[f"{ste}, bits={bits}"] = z
+    n = cfg["mc_batches"] * cfg["mc_batch"]
+    return ClaimResult(5, "exact E[g] agrees with Monte Carlo of sample coarse gradients",
+                       f"4 STEs x bits 1, 3, random (v, W), {n} samples each, every coordinate",
+                       (Check("max |exact - MC| / standard error", worst, "<=", MC_Z),), dict(max_z=rows))
+
+
+# =========================================================================================
+# 6. Descent
+# =========================================================================================
+
+def descent_regime(teacher: Teacher, W, ste: str) -> bool:
+    r"""Whether ``(teacher, W)`` lies in the regime where claim 6 was found to hold for ``ste``.
+
+    With ``v = v*``: every ``w_k != 0`` and ``angle(w_k, w*_k) <= 3 pi / 4``; for ``bits = 1``
+    any angle ``< pi`` will do; and for ``relu`` also ``(sum v*)^2 >= |v*|^2``. Outside it
+    counterexamples exist (:data:`RELU_OVERSHOOT_COUNTEREXAMPLE`,
+    :data:`ANTIPODAL_WEDGE_COUNTEREXAMPLE`; docs/findings.md).
+    """
+    W = np.asarray(W, dtype=np.float64)
+    r, r_star = np.linalg.norm(W, axis=0), np.linalg.norm(teacher.W_star, axis=0)
+    if np.any(r == 0) or np.any(r_star == 0) or not np.any(teacher.v_star):
+        return False
+    cos = np.sum(W * teacher.W_star, axis=0) / (r * r_star)
+    theta = np.arccos(np.clip(cos, -1.0, 1.0))
+    bound = np.pi if teacher.bits == 1 else THETA_MAX
+    if np.any(theta > bound) or (teacher.bits == 1 and np.any(theta >= np.pi)):
+        return False
+    if ste == "relu" and teacher.v_star.sum() ** 2 < teacher.v_star @ teacher.v_star:
+        return False
+    return True
+
+
+#: ReLU STE, v* with (sum v*)^2 < |v*|^2, student parallel to the teacher but 6 times too long:
+#: <E g, grad f> < 0 (clipped ReLU and log-tailed ReLU stay positive here). Found by hypothesis
+#: and adversarial search (docs/findings.md, F1).
+RELU_OVERSHOOT_COUNTEREXAMPLE = dict(v_star=[-1.7, 1.3, 0.6], W_star=[[2.4], [0.0]], bits=3, alpha=0.34,
+                                     W=[[14.4], [0.0]])
+#: Every admissible STE, v* > 0, bits 3: student almost opposite to the teacher (theta = pi - 1e-3)
+#: and short: <E g, grad f> < 0 (identity stays positive here). docs/findings.md, F2.
+ANTIPODAL_WEDGE_COUNTEREXAMPLE = dict(v_star=[1.0, 0.5, 0.25], W_star=[[3.0], [0.0]], bits=3, alpha=1.0,
+                                      W=[[0.52 * np.cos(np.pi - 1e-3)], [0.52 * np.sin(np.pi - 1e-3)]])
+
+
+def _cos(a, b):
+    den = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(np.sum(a * b) / den)
+
+
+def counterexample_cosines(example: dict) -> dict:
+    """``cos(E g, grad f)`` for every built-in STE at a stored counterexample."""
+    teacher = Teacher(example["v_star"], example["W_star"], example["bits"], example["alpha"])
+    W = np.asarray(example["W"], dtype=np.float64)
+    g = population_grad(teacher, teacher.v_star, W)[1]
+    return {ste: _cos(expected_coarse_grad(teacher, teacher.v_star, W, ste)[1], g) for ste in ALL_STES}
+
+
+@_timed
+def claim_6(cfg, rng) -> ClaimResult:
+    """<E g, grad f> > 0 for admissible STEs with v = v*, in the regime of descent_regime."""
+    mins = {ste: np.inf for ste in ALL_STES}
+    counted = {ste: 0 for ste in ALL_STES}
+    negative_identity = 0
+    for i in range(cfg["descent_configs"]):
+        teacher, W = _random_config(rng, v_positive=bool(i % 2))
+        v = teacher.v_star
+        if i % 3 == 0:                       # a third near the teacher's directions, where f is small
+            W = teacher.W_star * np.exp(rng.uniform(-1, 1, teacher.K)) + 0.3 * W
+        try:
+            g = population_grad(teacher, v, W)[1]
+        except ValueError:
+            continue
+        for ste in ALL_STES:
+            if ste == "log_tailed_relu" and i % cfg["descent_quad_every"]:
+                continue                     # quadrature STE: a subsample keeps the preset's time
+            if ste != "identity" and not descent_regime(teacher, W, ste):
+                continue
+            c = _cos(expected_coarse_grad(teacher, v, W, ste)[1], g)
+            mins[ste] = min(mins[ste], c)
+            counted[ste] += 1
+            negative_identity += ste == "identity" and c <= 0
+    outside = {"relu overshoot (F1)": counterexample_cosines(RELU_OVERSHOOT_COUNTEREXAMPLE),
+               "antipodal wedge (F2)": counterexample_cosines(ANTIPODAL_WEDGE_COUNTEREXAMPLE)}
+    checks = [Check(f"min cos(E g, grad f), {ste} ({counted[ste]} configs)", mins[ste], ">", 0.0)
+              for ste in ADMISSIBLE]
+    checks.append(Check(f"min cos, identity (not admissible; {counted['identity']} configs)",
+                        mins["identity"], "report"))
+    checks.append(Check("cos at F1 (relu, outside the regime)", outside["relu overshoot (F1)"]["relu"], "report"))
+    checks.append(Check("cos at F2 (clipped_relu, outside the regime)",
+                        outside["antipodal wedge (F2)"]["clipped_relu"], "report"))
+    return ClaimResult(6, "descent: <E g, grad f> > 0 for admissible STEs (v = v*)",
+                       "regime: every w_k != 0 and angle(w_k, w*_k) <= 3pi/4 (< pi for bits = 1); relu also "
+                       "needs (sum v*)^2 >= |v*|^2. Random teachers, bits 1-4",
+                       tuple(checks),
+                       dict(configs=counted, identity_nonpositive=int(negative_identity),
+                            counterexamples_outside_regime=outside,
+                            admissibility={ste: check_admissible(ste).violated for ste in ALL_STES}))
+
+
+# =========================================================================================
+# 7. Convergence
+# =========================================================================================
+
+def default_lr(teacher: Teacher) -> float:
+    """The step size used for population coarse gradient descent: ``1 / (|v*|^2 + (sum v*)^2)``."""
+    v = teacher.v_star
+    return 1.0 / (v @ v + v.sum() ** 2)
+
+
+def _direction_error(W, W_star, bits):
+    """Largest relative error of the w_k (of their directions only when bits = 1)."""
+    if bits == 1:
+        W = W / np.linalg.norm(W, axis=0)
+        W_star = W_star / np.linalg.norm(W_star, axis=0)
+    return float(np.max(np.linalg.norm(W - W_star, axis=0) / np.linalg.norm(W_star, axis=0)))
+
+
+@_timed
+def claim_7(cfg, rng) -> ClaimResult:
+    """Coarse gradient descent reaches the global minimum: f -> 0, w_k -> w*_k; SGD on samples
+    agrees with the teacher on held-out data."""
+    worst_ratio, worst_dir, runs = 0.0, 0.0, []
+    for i in range(cfg["gd_inits"]):
+        for bits in (1, 2, 4):
+            teacher, _ = _random_config(rng, bits=bits, v_positive=True, K=3)
+            W0 = rng.standard_normal(teacher.W_star.shape) * np.linalg.norm(teacher.W_star, axis=0) / np.sqrt(teacher.n)
+            for ste in ADMISSIBLE if i == 0 else ("clipped_relu",):
+                _, W, hist = population_descent(teacher, W0, ste, lr=default_lr(teacher), steps=cfg["gd_steps"],
+                                                tol=GD_TOL / 10, record_every=cfg["gd_steps"])
+                ratio = float(hist["loss"][-1] / hist["loss"][0])
+                err = _direction_error(W, teacher.W_star, bits)
+                worst_ratio, worst_dir = max(worst_ratio, ratio), max(worst_dir, err)
+                runs.append(dict(ste=ste, bits=bits, steps=hist.step[-1], f_ratio=ratio, w_error=err))
+    # Stochastic coarse gradients on a finite sample, agreement on held-out data.
+    teacher = random_teacher(8, 6, 4, 2, 1.0, rng, v_star=np.abs(rng.standard_normal(6)) + 0.2)
+    N = cfg["sgd_samples"]
+    Z, Z_test = _sample_Z(rng, N, teacher), _sample_Z(rng, 10000, teacher)
+    y = ts_forward(Z, teacher.v_star, teacher.W_star, 2, 1.0).y
+    y_test = ts_forward(Z_test, teacher.v_star, teacher.W_star, 2, 1.0).y
+    W0 = rng.standard_normal(teacher.W_star.shape) * np.linalg.norm(teacher.W_star, axis=0) / np.sqrt(teacher.n)
+    agreements = {}
+    for ste in ("clipped_relu", "relu"):
+        _, _, hist = ts_sgd(Z, y, W0, teacher.v_star, ste, 2, 1.0, lr=0.5 * default_lr(teacher),
+                            epochs=cfg["sgd_epochs"], batch_size=64, seed=int(rng.integers(2**31)),
+                            momentum=0.9, schedule="cosine", eval_data=(Z_test, y_test))
+        agreements[ste] = float(hist["agreement"][-1])
+    return ClaimResult(7, "coarse gradient descent reaches the global minimum (perfect classification)",
+                       f"population: exact E g, v = v* > 0, K = 3, bits 1, 2, 4, lr = 1/(|v*|^2 + (sum v*)^2), "
+                       f"random inits; samples: {N} Gaussian Z, bits 2, SGD + momentum, 10000 held out",
+                       (Check("max f(final) / f(initial)", worst_ratio, "<", GD_TOL),
+                        Check("max |w_k - w*_k| / |w*_k| (direction if bits = 1)", worst_dir, "<", 1e-3),
+                        Check("min held-out agreement with teacher labels (SGD)", min(agreements.values()),
+                              ">=", SGD_AGREEMENT)),
+                       dict(runs=runs, sgd_agreement=agreements))
+
+
+# =========================================================================================
+# 8. ICLR 2019: identity unstable where ReLU is stable
+# =========================================================================================
+
+def spurious_minimizer(v_star) -> np.ndarray:
+    r"""The second layer of the spurious critical points of the binary model (Yin et al. 2019):
+    ``v = (I + 1 1^T)^{-1} (1 1^T - I) v* = 2 (sum v*) / (p + 1) 1 - v*``, with ``theta = pi``.
+    A local minimizer of ``f`` when ``v . v* < 0``."""
+    v_star = np.asarray(v_star, dtype=np.float64)
+    return 2 * v_star.sum() / (v_star.size + 1) * np.ones_like(v_star) - v_star
+
+
+@_timed
+def claim_8(cfg, rng) -> ClaimResult:
+    """b = 1, K = 1, v trained: at the spurious local minimizer (theta = pi, v = v_s) the ReLU
+    STE's expected coarse gradient vanishes and coarse GD stays; the identity STE's does not
+    vanish and coarse GD leaves."""
+    while True:
+        p, n = 5, 4
+        v_star = rng.standard_normal(p)
+        v_s = spurious_minimizer(v_star)
+        if v_s @ v_star < -0.1 * (v_star @ v_star) and abs(v_star.sum()) > 0.2:
+            break
+    w_star = rng.standard_normal((n, 1))
+    teacher = Teacher(v_star, w_star, 1, 1.0)
+    W_s = -w_star
+    norms = {ste: float(np.linalg.norm(expected_coarse_grad(teacher, v_s, W_s, ste)[1])) for ste in ("relu", "identity")}
+    grad_norm = float(np.linalg.norm(np.concatenate([g.ravel() for g in population_grad(teacher, v_s, W_s)])))
+    eps = 1e-2
+    v0 = v_s + eps * rng.standard_normal(p)
+    W0 = W_s + eps * np.linalg.norm(w_star) * rng.standard_normal((n, 1))
+    start = float(np.hypot(np.linalg.norm(v0 - v_s), np.linalg.norm(W0 - W_s)))
+    dist = {}
+    for ste in ("relu", "identity"):
+        v, W, _ = population_descent(teacher, W0, ste, lr=0.1, steps=4000, v0=v0, train_v=True,
+                                     record_every=4000)
+        dist[ste] = float(np.hypot(np.linalg.norm(v - v_s), np.linalg.norm(W - W_s)))
+    return ClaimResult(8, "ICLR 2019: identity STE unstable at a spurious minimum where ReLU STE is stable",
+                       "bits 1, K 1, p 5, n 4, v trained; spurious local min theta = pi, v = 2(sum v*)/(p+1) 1 - v*; "
+                       "coarse GD (exact E g), lr 0.1, 4000 steps from a 1% perturbation",
+                       (Check("|grad f| at the spurious minimizer", grad_norm, "<", 1e-12),
+                        Check("|E g_W|, relu STE, at the spurious minimizer", norms["relu"], "<", 1e-12),
+                        Check("|E g_W|, identity STE, at the spurious minimizer", norms["identity"], ">", 1e-4),
+                        Check("distance from it after training / at start, relu", dist["relu"] / start, "<=", 1.0),
+                        Check("distance from it after training / at start, identity", dist["identity"] / start, ">=", 10.0)),
+                       dict(v_star=v_star, v_spurious=v_s, start_distance=start, final_distance=dist,
+                            v_dot_vstar=float(v_s @ v_star)))
+
+
+CLAIMS = {1: claim_1, 2: claim_2, 3: claim_3, 4: claim_4, 5: claim_5, 6: claim_6, 7: claim_7, 8: claim_8}
+
+
+def run_claims(preset: str = "quick", seed: int = 0, only=None) -> list:
+    """Run claims (all, or the numbers in ``only``) and return their :class:`ClaimResult` list.
+
+    Each claim gets its own generator, spawned from ``seed``, so one claim's result does not
+    depend on which others ran.
+    """
+    _preset(preset)
+    numbers = sorted(CLAIMS) if only is None else sorted(set(only))
+    unknown = [k for k in numbers if k not in CLAIMS]
+    if unknown:
+        raise ValueError(f"unknown claim number(s) {unknown}; claims are {sorted(CLAIMS)}")
+    seeds = np.random.SeedSequence(seed).spawn(max(CLAIMS))
+    return [CLAIMS[k](preset, seeds[k - 1]) for k in numbers]

@@ -1,0 +1,374 @@
+r"""Coarse gradient descent and minibatch SGD for both networks, seeded and reproducible.
+
+Three drivers, each returning the final weights and a :class:`History`:
+
+- :func:`population_descent` -- the teacher-student model trained on the *population*
+  loss with the exact expected coarse gradient ``E g`` (:mod:`coarsegrad.population`):
+  ``W <- W - lr E g(v, W)`` (and ``v <- v - lr grad_v f`` when ``v`` is trained);
+- :func:`ts_sgd` -- the same model trained on a finite sample with stochastic coarse
+  gradients (:func:`coarsegrad.nets.ts_coarse_grad`);
+- :func:`mlp_train` -- the two-layer perceptron by minibatch SGD on coarse gradients.
+
+SGD uses heavy-ball momentum ``m <- beta m + g``, ``theta <- theta - lr_t m`` and a step-size
+schedule (``constant``, ``cosine``, ``step``). Given the same seed a run is reproducible bit
+for bit. The library never prints: long runs report through an optional ``progress``
+callback (the CLI passes one that writes to stderr).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ._checks import (as_float_array, check_alpha, check_bits, check_labels, check_positive_int,
+                      check_real, make_rng)
+from .nets import (MLPParams, _check_mlp, mlp_coarse_grad, mlp_forward, mlp_loss, ts_coarse_grad,
+                   ts_forward, ts_loss)
+from .population import (Teacher, _check_student, expected_coarse_grad, population_grad,
+                         population_loss)
+from .ste import get_ste
+
+__all__ = ["History", "SCHEDULES", "learning_rate", "population_descent", "ts_sgd", "mlp_train"]
+
+SCHEDULES = ("constant", "cosine", "step")
+
+
+@dataclass
+class History:
+    """What a training run recorded.
+
+    Attributes
+    ----------
+    step : list of int
+        Iteration (``population_descent``, ``ts_sgd``) or epoch (``mlp_train``) of each record.
+    values : dict of str -> list of float
+        One list per recorded quantity, aligned with ``step`` (``loss``, ``accuracy``, ...).
+    stopped : str
+        Why the run ended (``"steps"``, ``"tolerance"``, ``"epochs"``).
+    """
+
+    step: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)
+    stopped: str = ""
+
+    def record(self, step: int, **values) -> None:
+        """Append one record."""
+        self.step.append(int(step))
+        for key, value in values.items():
+            self.values.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        """``history["loss"]`` as an array."""
+        return np.asarray(self.values[key])
+
+    def as_dict(self) -> dict:
+        """Plain lists, ready for JSON."""
+        return {"step": list(self.step), **{k: list(v) for k, v in self.values.items()}, "stopped": self.stopped}
+
+
+def learning_rate(lr: float, schedule: str, epoch: int, epochs: int, *, decay_every: int = 10,
+                  decay_factor: float = 0.1) -> float:
+    r"""Step size of epoch ``epoch`` (0-based) out of ``epochs``.
+
+    ``constant``: ``lr``; ``cosine``: ``lr (1 + cos(pi epoch / epochs)) / 2``;
+    ``step``: ``lr decay_factor ** (epoch // decay_every)``.
+    """
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return lr * 0.5 * (1.0 + np.cos(np.pi * epoch / epochs))
+    if schedule == "step":
+        return lr * decay_factor ** (epoch // decay_every)
+    raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """``<a, b> / (|a| |b|)``, 0 if either is 0."""
+    den = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(np.sum(a * b) / den) if den > 0 else 0.0
+
+
+# =========================================================================================
+# Teacher-student model
+# =========================================================================================
+
+def population_descent(teacher: Teacher, W0, ste, *, lr: float, steps: int, v0=None,
+                       train_v: bool = False, tol: float = 0.0, record_every: int = 1,
+                       record_cosine: bool = False, progress: Callable | None = None):
+    r"""Coarse gradient descent on the population loss with the exact ``E g``.
+
+    .. math::
+
+        W_{t+1} = W_t - \eta\, \mathbb E_Z[g](v_t, W_t), \qquad
+        v_{t+1} = v_t - \eta\, \nabla_v f(v_t, W_t) \ \text{(if train_v)}
+
+    Parameters
+    ----------
+    teacher : Teacher
+    W0 : array_like, shape (n, K)
+        Initial first layer.
+    ste : str, STE or (mu, mu_prime)
+    lr : float
+        Step size ``eta > 0``.
+    steps : int
+        Maximum number of iterations.
+    v0 : array_like, shape (p,), optional
+        Initial second layer; default ``v*`` (the theory's setting ``v = v*``).
+    train_v : bool
+        Also train ``v`` (ICLR 2019 setting); otherwise ``v`` stays at ``v0``.
+    tol : float
+        Stop once ``f <= tol * f(initial)``.
+    record_every : int
+        Record ``loss`` (``f``) every this many steps (and always the first and last).
+    record_cosine : bool
+        Also record ``cosine`` between ``E g`` and ``grad f`` (in ``W``; costs a gradient).
+    progress : callable ``(step, loss) -> None``, optional
+
+    Returns
+    -------
+    v : ndarray, shape (p,)
+    W : ndarray, shape (n, K)
+    history : History
+        ``loss`` is ``f(v_t, W_t)``; ``cosine`` if requested.
+    """
+    v = teacher.v_star.copy() if v0 is None else v0
+    v, W = _check_student(teacher, v, W0)
+    v, W = v.copy(), W.copy()
+    lr = check_real(lr, "lr", low=0.0, low_open=True)
+    steps = check_positive_int(steps, "steps", minimum=0)
+    record_every = check_positive_int(record_every, "record_every")
+    tol = check_real(tol, "tol", low=0.0)
+    ste = get_ste(ste)
+    history = History()
+    f0 = population_loss(teacher, v, W)
+    f = f0
+    for t in range(steps + 1):
+        if t % record_every == 0 or t == steps or (tol > 0 and f <= tol * f0):
+            extra = {}
+            if record_cosine:
+                Eg_W = expected_coarse_grad(teacher, v, W, ste)[1]
+                extra["cosine"] = _cosine(Eg_W, population_grad(teacher, v, W)[1])
+            history.record(t, loss=f, **extra)
+            if progress is not None:
+                progress(t, f)
+        if f <= tol * f0 and tol > 0:
+            history.stopped = "tolerance"
+            break
+        if t == steps:
+            history.stopped = "steps"
+            break
+        Eg_v, Eg_W = expected_coarse_grad(teacher, v, W, ste)
+        with np.errstate(over="ignore", invalid="ignore"):      # checked just below
+            W -= lr * Eg_W
+            if train_v:
+                v -= lr * Eg_v
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(v))):
+            raise FloatingPointError(f"population_descent diverged at step {t + 1} (the weights overflowed); "
+                                     f"lower lr (now {lr})")
+        f = population_loss(teacher, v, W)
+    return v, W, history
+
+
+def ts_sgd(Z, y_star, W0, v0, ste, bits: int, alpha: float, *, lr: float, epochs: int,
+           batch_size: int, seed, train_v: bool = False, momentum: float = 0.0,
+           schedule: str = "constant", eval_data=None, progress: Callable | None = None):
+    r"""Minibatch SGD on the teacher-student sample loss with stochastic coarse gradients.
+
+    Each epoch visits the ``N`` training samples once in a random order, in batches of
+    ``batch_size``; per batch ``W <- W - lr_t m_W`` with ``m_W <- beta m_W + g_W`` and ``g_W``
+    from :func:`coarsegrad.nets.ts_coarse_grad` (``v`` likewise if ``train_v``).
+
+    Parameters
+    ----------
+    Z : array_like, shape (N, p, n)
+    y_star : array_like, shape (N, K)
+        Teacher outputs on ``Z``.
+    W0 : array_like, shape (n, K)
+    v0 : array_like, shape (p,)
+    ste : str, STE or (mu, mu_prime)
+    bits, alpha : int, float
+    lr, epochs, batch_size, seed, momentum, schedule
+        As in :func:`mlp_train`.
+    train_v : bool
+    eval_data : tuple ``(Z_test, y_star_test)``, optional
+        Held-out data: ``agreement`` with the teacher's labels ``argmax_k y*_k`` is recorded.
+    progress : callable ``(epoch, loss) -> None``, optional
+
+    Returns
+    -------
+    v : ndarray, shape (p,)
+    W : ndarray, shape (n, K)
+    history : History
+        Per epoch: ``loss`` (training loss), ``agreement`` (if ``eval_data``).
+    """
+    Z = as_float_array(Z, "Z", ndim=3, shape_doc="(N, p, n)")
+    y_star = as_float_array(y_star, "y_star", ndim=2, shape_doc="(N, K)")
+    W = as_float_array(W0, "W0", ndim=2, shape_doc="(n, K)").copy()
+    v = as_float_array(v0, "v0", ndim=1, shape_doc="(p,)").copy()
+    bits, alpha = check_bits(bits), check_alpha(alpha)
+    ste = get_ste(ste)
+    fwd = ts_forward(Z[:1], v, W, bits, alpha)            # validates the shapes once
+    if y_star.shape != (Z.shape[0], W.shape[1]):
+        raise ValueError(f"y_star has shape {y_star.shape}; expected (N, K) = {(Z.shape[0], W.shape[1])}")
+    del fwd
+    if eval_data is not None:
+        Z_test = as_float_array(eval_data[0], "eval_data[0]", ndim=3, shape_doc="(N_test, p, n)")
+        labels_test = np.argmax(as_float_array(eval_data[1], "eval_data[1]", ndim=2), axis=1)
+
+    def grads(idx):
+        fwd = ts_forward(Z[idx], v, W, bits, alpha, validate=False)
+        _, e = ts_loss(fwd.y, y_star[idx], validate=False)
+        g_v, g_W = ts_coarse_grad(Z[idx], v, fwd, e, ste, bits, alpha, validate=False)
+        return [g_W, g_v] if train_v else [g_W]
+
+    def evaluate(epoch):
+        fwd = ts_forward(Z, v, W, bits, alpha, validate=False)
+        record = {"loss": ts_loss(fwd.y, y_star, validate=False)[0]}
+        if eval_data is not None:
+            pred = np.argmax(ts_forward(Z_test, v, W, bits, alpha, validate=False).y, axis=1)
+            record["agreement"] = float(np.mean(pred == labels_test))
+        return record
+
+    params = [W, v] if train_v else [W]
+    history = _sgd(params, grads, Z.shape[0], lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
+                   momentum=momentum, schedule=schedule, evaluate=evaluate, progress=progress)
+    return v, W, history
+
+
+# =========================================================================================
+# Two-layer perceptron
+# =========================================================================================
+
+def mlp_train(x, labels, params0: MLPParams, ste, bits: int, alpha: float, *, lr: float,
+              epochs: int, batch_size: int, seed, momentum: float = 0.0, schedule: str = "constant",
+              loss: str = "cross_entropy", freeze_second_layer: bool = False,
+              activation: Callable | None = None, eval_data=None, decay_every: int = 10,
+              decay_factor: float = 0.1, progress: Callable | None = None):
+    r"""Train the quantized two-layer perceptron by minibatch SGD on coarse gradients.
+
+    Per batch: forward (:func:`~coarsegrad.nets.mlp_forward`), loss and ``delta``
+    (:func:`~coarsegrad.nets.mlp_loss`), coarse gradient
+    (:func:`~coarsegrad.nets.mlp_coarse_grad`), then ``m <- beta m + g``,
+    ``theta <- theta - lr_t m``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, n)
+    labels : array_like of int, shape (N,)
+    params0 : MLPParams
+        Initial weights (not modified).
+    ste : str, STE or (mu, mu_prime)
+        The STE; with ``activation`` set, pass the matching derivative.
+    bits, alpha : int, float
+    lr : float
+        Initial step size.
+    epochs, batch_size : int
+    seed : int, SeedSequence or Generator
+        Shuffling order.
+    momentum : float
+        Heavy-ball ``beta`` in ``[0, 1)``.
+    schedule : {"constant", "cosine", "step"}
+        See :func:`learning_rate`.
+    loss : {"cross_entropy", "squared"}
+    freeze_second_layer : bool
+    activation : callable, optional
+        Replaces ``sigma`` in the forward pass (e.g. ``lambda h: np.maximum(h, 0)`` for the
+        float ReLU network; then pass ``ste="relu"`` for its exact gradient).
+    eval_data : tuple ``(x_test, labels_test)``, optional
+        Recorded as ``test_accuracy`` each epoch.
+    decay_every, decay_factor
+        For ``schedule="step"``.
+    progress : callable ``(epoch, record) -> None``, optional
+
+    Returns
+    -------
+    params : MLPParams
+    history : History
+        Per epoch (0 = before training): ``loss``, ``accuracy`` (training set) and
+        ``test_accuracy`` if ``eval_data``.
+    """
+    x, params = _check_mlp(x, params0)
+    labels = check_labels(labels, "labels", n_classes=params.V.shape[0], n_samples=x.shape[0])
+    bits, alpha = check_bits(bits), check_alpha(alpha)
+    ste = get_ste(ste)
+    if loss not in ("cross_entropy", "squared"):
+        raise ValueError(f"loss must be 'cross_entropy' or 'squared'; got {loss!r}")
+    params = [np.array(a, copy=True) for a in params]
+    if eval_data is not None:
+        x_test, _ = _check_mlp(eval_data[0], MLPParams(*params))
+        y_test = check_labels(eval_data[1], "eval_data[1]", n_classes=params[2].shape[0],
+                              n_samples=x_test.shape[0])
+
+    def grads(idx):
+        p = MLPParams(*params)
+        fwd = mlp_forward(x[idx], p, bits, alpha, activation=activation, validate=False)
+        _, delta = mlp_loss(fwd.f, labels[idx], loss, validate=False)
+        return list(mlp_coarse_grad(x[idx], p, fwd, delta, ste, bits, alpha,
+                                    freeze_second_layer=freeze_second_layer, validate=False))
+
+    def evaluate(epoch):
+        p = MLPParams(*params)
+        f = _batched_logits(x, p, bits, alpha, activation)
+        record = {"loss": mlp_loss(f, labels, loss, validate=False)[0],
+                  "accuracy": float(np.mean(np.argmax(f, axis=1) == labels))}
+        if eval_data is not None:
+            record["test_accuracy"] = float(np.mean(
+                np.argmax(_batched_logits(x_test, p, bits, alpha, activation), axis=1) == y_test))
+        return record
+
+    history = _sgd(params, grads, x.shape[0], lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
+                   momentum=momentum, schedule=schedule, evaluate=evaluate, progress=progress,
+                   decay_every=decay_every, decay_factor=decay_factor)
+    return MLPParams(*params), history
+
+
+def _batched_logits(x, params, bits, alpha, activation, batch: int = 4096) -> np.ndarray:
+    """Logits of a large data set in slices (bounded memory)."""
+    return np.concatenate([mlp_forward(x[i:i + batch], params, bits, alpha, activation=activation,
+                                       validate=False).f for i in range(0, x.shape[0], batch)])
+
+
+# =========================================================================================
+# The shared SGD loop
+# =========================================================================================
+
+def _sgd(params: list, grads: Callable, n_samples: int, *, lr, epochs, batch_size, seed, momentum,
+         schedule, evaluate: Callable, progress: Callable | None, decay_every: int = 10,
+         decay_factor: float = 0.1) -> History:
+    """Minibatch SGD with heavy-ball momentum, updating the arrays in ``params`` in place."""
+    lr = check_real(lr, "lr", low=0.0, low_open=True)
+    epochs = check_positive_int(epochs, "epochs", minimum=0)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
+    decay_every = check_positive_int(decay_every, "decay_every")
+    decay_factor = check_real(decay_factor, "decay_factor", low=0.0, low_open=True, high=1.0)
+    rng = make_rng(seed)
+    velocity = [np.zeros_like(p) for p in params]
+    history = History()
+    record = evaluate(0)
+    history.record(0, **record)
+    if progress is not None:
+        progress(0, record)
+    for epoch in range(epochs):
+        step = learning_rate(lr, schedule, epoch, epochs, decay_every=decay_every, decay_factor=decay_factor)
+        order = rng.permutation(n_samples)
+        for start in range(0, n_samples, batch_size):
+            idx = order[start:start + batch_size]
+            for p, vel, g in zip(params, velocity, grads(idx)):
+                if momentum:
+                    vel *= momentum
+                    vel += g
+                    g = vel
+                p -= step * g
+        record = evaluate(epoch + 1)
+        if not np.isfinite(record["loss"]):
+            raise FloatingPointError(f"training diverged in epoch {epoch + 1} (loss = {record['loss']}); "
+                                     f"lower lr (now {lr})")
+        history.record(epoch + 1, **record)
+        if progress is not None:
+            progress(epoch + 1, record)
+    history.stopped = "epochs"
+    return history

@@ -1,0 +1,128 @@
+"""Training drivers: reproducibility, histories, schedules, stopping, and bad input."""
+import numpy as np
+import pytest
+
+import coarsegrad as cg
+from coarsegrad import population as P
+from coarsegrad.train import History, learning_rate, mlp_train, population_descent, ts_sgd
+
+
+def _xor(seed=0, N=400, margin=0.0):
+    """XOR quadrants; with a margin, no point lies closer than ``margin`` to either axis."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(N, 2))
+    x = np.sign(x) * (margin + (1 - margin) * np.abs(x))
+    return x, (x[:, 0] * x[:, 1] > 0).astype(int)
+
+
+def test_learning_rate_schedules():
+    assert learning_rate(0.1, "constant", 5, 10) == 0.1
+    assert learning_rate(0.1, "cosine", 0, 10) == pytest.approx(0.1)
+    assert learning_rate(0.1, "cosine", 5, 10) == pytest.approx(0.05)
+    assert learning_rate(0.1, "step", 25, 100, decay_every=10, decay_factor=0.5) == pytest.approx(0.025)
+    with pytest.raises(ValueError, match="schedule must be one of constant, cosine, step"):
+        learning_rate(0.1, "linear", 0, 10)
+
+
+def test_mlp_train_is_reproducible_bit_for_bit_and_records_history():
+    x, y = _xor()
+    p0 = cg.mlp_init(2, 16, 2, 0, bits=2, alpha=0.5)
+    runs = [mlp_train(x, y, p0, "clipped_relu", 2, 0.5, lr=0.5, epochs=5, batch_size=32, seed=3, momentum=0.9,
+                      eval_data=(x[:50], y[:50])) for _ in range(2)]
+    for a, b in zip(runs[0][0], runs[1][0]):
+        np.testing.assert_array_equal(a, b)
+    hist = runs[0][1]
+    assert hist.step == list(range(6)) and hist.stopped == "epochs"
+    assert set(hist.values) == {"loss", "accuracy", "test_accuracy"}
+    assert np.all(np.isfinite(hist["loss"]))
+    for a, b in zip(p0, cg.mlp_init(2, 16, 2, 0, bits=2, alpha=0.5)):
+        np.testing.assert_array_equal(a, b)          # the initial weights are not modified
+    other = mlp_train(x, y, p0, "clipped_relu", 2, 0.5, lr=0.5, epochs=5, batch_size=32, seed=4, momentum=0.9)[0]
+    assert not np.array_equal(other.W, runs[0][0].W)
+
+
+@pytest.mark.parametrize("ste", ["relu", "clipped_relu", "log_tailed_relu"])
+def test_mlp_reaches_perfect_training_accuracy_on_xor(ste):
+    x, y = _xor(1, 300, margin=0.1)
+    params, hist = mlp_train(x, y, cg.mlp_init(2, 64, 2, 2, bits=2, alpha=0.5), ste, 2, 0.5, lr=0.3,
+                             epochs=150, batch_size=30, seed=0, momentum=0.9, schedule="cosine")
+    assert hist["accuracy"][-1] == 1.0, f"{ste}: training accuracy {hist['accuracy'][-1]}"
+
+
+def test_mlp_train_float_relu_network_and_frozen_second_layer():
+    x, y = _xor(2, 200)
+    p0 = cg.mlp_init(2, 32, 2, 0)
+    params, hist = mlp_train(x, y, p0, "relu", 2, 1.0, lr=0.3, epochs=40, batch_size=20, seed=0, momentum=0.9,
+                             activation=lambda h: np.maximum(h, 0))
+    assert hist["accuracy"][-1] > 0.9
+    frozen, _ = mlp_train(x, y, p0, "clipped_relu", 2, 1.0, lr=0.3, epochs=3, batch_size=20, seed=0,
+                          freeze_second_layer=True)
+    np.testing.assert_array_equal(frozen.V, p0.V)
+    np.testing.assert_array_equal(frozen.c, p0.c)
+    assert not np.array_equal(frozen.W, p0.W)
+
+
+def test_population_descent_stops_at_tolerance_and_records_cosine():
+    teacher = P.random_teacher(4, 3, 2, 2, 1.0, 0, v_star=np.array([1.0, 0.5, 0.8]))
+    W0 = teacher.W_star + 0.3
+    v, W, hist = population_descent(teacher, W0, "clipped_relu", lr=0.2, steps=5000, tol=1e-6,
+                                    record_every=10, record_cosine=True)
+    assert hist.stopped == "tolerance"
+    assert hist["loss"][-1] <= 1e-6 * hist["loss"][0]
+    assert np.all(hist["cosine"] > 0)
+    np.testing.assert_array_equal(v, teacher.v_star)
+    np.testing.assert_array_equal(W0, teacher.W_star + 0.3)     # input not modified
+
+
+def test_population_descent_reports_divergence():
+    teacher = P.random_teacher(4, 3, 2, 2, 1.0, 0)
+    with pytest.raises(FloatingPointError, match="lower lr"):
+        population_descent(teacher, teacher.W_star + 1, "identity", lr=1e308, steps=5)
+
+
+def test_ts_sgd_is_reproducible():
+    teacher = P.random_teacher(4, 3, 2, 2, 1.0, 1)
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((300, 3, 4))
+    y = cg.ts_forward(Z, teacher.v_star, teacher.W_star, 2, 1.0).y
+    runs = [ts_sgd(Z, y, teacher.W_star + 0.5, teacher.v_star + 0.1, "relu", 2, 1.0, lr=0.01, epochs=3,
+                   batch_size=25, seed=9, train_v=True, momentum=0.5) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert len(runs[0][2].step) == 4
+
+
+def test_history_as_dict():
+    h = History()
+    h.record(0, loss=1.0)
+    h.record(1, loss=0.5)
+    assert h.as_dict() == {"step": [0, 1], "loss": [1.0, 0.5], "stopped": ""}
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(lr=0.0), ValueError, r"lr must be a finite number in \(0"),
+    (dict(lr=-1.0), ValueError, "lr must be"),
+    (dict(epochs=-1), ValueError, "epochs must be an integer >= 0"),
+    (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1"),
+    (dict(momentum=1.0), ValueError, r"momentum must be a finite number in \[0.0, 1.0\)"),
+    (dict(schedule="linear"), ValueError, "schedule must be one of"),
+    (dict(loss="hinge"), ValueError, "loss must be"),
+    (dict(seed="abc"), TypeError, "seed must be an int"),
+])
+def test_mlp_train_bad_options(kwargs, exc, match):
+    x, y = _xor(N=20)
+    options = dict(lr=0.1, epochs=1, batch_size=4, seed=0)
+    options.update(kwargs)
+    with pytest.raises(exc, match=match):
+        mlp_train(x, y, cg.mlp_init(2, 4, 2, 0), "relu", 2, 1.0, **options)
+
+
+def test_mlp_train_bad_data():
+    x, y = _xor(N=20)
+    p0 = cg.mlp_init(2, 4, 2, 0)
+    with pytest.raises(ValueError, match="labels must lie in"):
+        mlp_train(x, y + 1, p0, "relu", 2, 1.0, lr=0.1, epochs=1, batch_size=4, seed=0)
+    with pytest.raises(ValueError, match="eval_data\\[1\\] has 3 labels"):
+        mlp_train(x, y, p0, "relu", 2, 1.0, lr=0.1, epochs=1, batch_size=4, seed=0, eval_data=(x[:4], y[:3]))
+    with pytest.raises(FloatingPointError, match="diverged"):
+        mlp_train(x * 1e300, y, p0, "identity", 2, 1.0, lr=1e300, epochs=2, batch_size=4, seed=0)
