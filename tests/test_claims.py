@@ -221,3 +221,16 @@ def test_sgd_on_samples_agrees_with_teacher_on_held_out_data(ste):
     _, _, hist = ts_sgd(Z, y, W0, teacher.v_star, ste, 2, 1.0, lr=0.5 * claims.default_lr(teacher), epochs=20,
                         batch_size=64, seed=1, momentum=0.9, schedule="cosine", eval_data=(Z_test, y_test))
     assert hist["agreement"][-1] >= 0.995, f"{ste}: held-out agreement {hist['agreement'][-1]}"
+
+
+@pytest.mark.slow
+def test_readme_claims_table_is_what_verify_prints():
+    """The README's claims table is `coarsegrad verify --quick --markdown` (seed 0), verbatim."""
+    import re
+    from pathlib import Path
+    from coarsegrad.cli import format_claims_markdown
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = re.search(r"<!-- claims:start -->\n(.*?)\n<!-- claims:end -->", readme, flags=re.S).group(1)
+    results = [_claim(k) for k in sorted(claims.CLAIMS)]
+    assert table.strip() == format_claims_markdown(results).strip(), \
+        "README claims table is stale: paste the output of coarsegrad verify --quick --markdown"
