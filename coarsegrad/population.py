@@ -76,8 +76,9 @@ _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
 def _phi(x):
-    """Standard normal density; 0 at +-inf."""
-    return _INV_SQRT_2PI * np.exp(-0.5 * np.square(x))
+    """Standard normal density; 0 at +-inf (and for |x| > 1e154, where x^2 overflows to inf)."""
+    with np.errstate(over="ignore"):
+        return _INV_SQRT_2PI * np.exp(-0.5 * np.square(x))
 
 
 def _Qbar(x):
@@ -235,7 +236,7 @@ def _geometry(W: np.ndarray, W_star: np.ndarray, bits: int, alpha: float) -> _Ge
     d_norm = np.linalg.norm(d, axis=0)
     e_perp = np.divide(d, d_norm, out=np.zeros_like(d), where=both & (d_norm > 0) & (s > 0))
     ks = np.arange(n_levels(bits)) * alpha
-    with np.errstate(divide="ignore", invalid="ignore"):     # rows with |w| = 0 are masked out below
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # |w| = 0 rows masked below; tiny |w|: t -> inf
         t = np.where(student_on[:, None], ks[None, :] / r[:, None], np.inf)
         c = np.where(teacher_on[:, None], ks[None, :] / r_star[:, None], np.inf)
     return _Geometry(r, r_star, w_hat, e_perp, rho, s, one_minus_rho, one_plus_rho, t, c, student_on, teacher_on)
@@ -298,7 +299,9 @@ def _bvn_cdf(h, g, rho, s):
     gen = reg & ~hz & ~gz
     hh, gg, rr, ss = h[gen], g[gen], rho[gen], s[gen]
     finite = np.isfinite(hh) & np.isfinite(gg)
-    with np.errstate(invalid="ignore"):               # inf limits: T(+-inf, a) = 0, handled by `finite`
+    # inf limits: T(+-inf, a) = 0, handled by `finite`; a_h, a_g may overflow to +-inf when h or g is
+    # tiny, and owens_t(h, +-inf) is the right limit
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         a_h = (gg - rr * hh) / (hh * ss)
         a_g = (hh - rr * gg) / (gg * ss)
         val = (0.5 * ndtr(hh) + 0.5 * ndtr(gg)
@@ -471,19 +474,21 @@ class CoarseVectors(NamedTuple):
 def _rho_x_minus(x, c, rho, omr, opr):
     """``rho x - c`` without cancellation when ``rho ~ +-1`` and ``x ~ +-c``:
     ``(x - c) - (1 - rho) x`` for ``rho >= 0``, ``-(x + c) + (1 + rho) x`` otherwise."""
-    with np.errstate(invalid="ignore"):           # x = +-inf gives +-inf or nan (rho = 0); callers mask it
+    with np.errstate(invalid="ignore", over="ignore"):   # x = +-inf gives +-inf or nan (rho = 0); callers mask it
         return np.where(rho >= 0, (x - c) - omr * x, (opr * x) - (x + c))
 
 
 def _Phi_over(y, s):
-    """``Phi(y / s)``, and its limit ``1{y > 0} + 1{y = 0}/2`` at ``s = 0``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    """``Phi(y / s)``, and its limit ``1{y > 0} + 1{y = 0}/2`` at ``s = 0`` (y / s may overflow to +-inf:
+    the right limit)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(s > 0, ndtr(y / np.where(s > 0, s, 1.0)), 0.5 * (1.0 + np.sign(y)))
 
 
 def _phi_over(y, s):
     """``phi(y / s)`` for ``s > 0`` (0 at ``s = 0``, where it only ever multiplies ``s``)."""
-    return np.where(s > 0, _phi(y / np.where(s > 0, s, 1.0)), 0.0)
+    with np.errstate(over="ignore"):
+        return np.where(s > 0, _phi(y / np.where(s > 0, s, 1.0)), 0.0)
 
 
 def _teacher_mean(u, geom, alpha):
@@ -599,7 +604,8 @@ def _integrate_gauss(fn, breaks, kinks=(), scale=1.0, max_width=1.0):
     """
     breaks = np.asarray(breaks, dtype=np.float64).ravel()
     kinks = np.asarray(kinks, dtype=np.float64).ravel()
-    steps = scale * 2.0 ** np.arange(-2, 16)
+    kinks = kinks[np.isfinite(kinks)]                 # a kink at +-inf (|w| -> 0) needs no panels
+    steps = scale * 2.0 ** np.arange(-2, 16) if np.isfinite(scale) else np.empty(0)
     graded = (kinks[:, None] + np.concatenate([steps, -steps])[None, :]).ravel()
     points = np.concatenate([breaks, kinks, graded])
     inner = points[np.isfinite(points) & (np.abs(points) < _U_MAX_GAUSS)]
@@ -632,44 +638,52 @@ def _vectors_numeric(mu_prime, geom: _Geometry, bits: int, alpha: float, integra
     K = geom.r.shape[0]
     out = np.zeros((4, K))
     for k in range(K):
-        r, rho, s = geom.r[k], geom.rho[k], geom.s[k]
-        c = geom.c[k] if geom.teacher_on[k] else np.empty(0)            # (L,) or none
-        kinks = kinks_z / r
-        split = c.size > 0 and s < abs(rho)
-
-        def mu_p(z):
-            return np.asarray(mu_prime(z, bits, alpha), dtype=np.float64)
-
-        def along_w(u, r=r, rho=rho, s=s, c=c, split=split):            # (P,) -> (3, P)
-            z = r * u
-            w = mu_p(z) * _phi(u)
-            if not c.size:
-                teacher = np.zeros_like(u)
-            elif split:
-                teacher = alpha * (rho * u[:, None] > c[None, :]).sum(axis=1)
-            else:
-                teacher = alpha * _Phi_over(rho * u[:, None] - c[None, :], s).sum(axis=1)
-            return np.stack([w * u, w * _sigma(z, L, alpha) * u, w * u * teacher])
-
-        with np.errstate(divide="ignore", invalid="ignore"):
-            breaks = np.concatenate([geom.t[k], c / rho if rho != 0 else []])
-        a, b, C_w = integrate_fn(along_w, breaks, kinks, 1.0 / r)
-        C_perp = 0.0
-        if c.size and s > 0:
-            if split:
-                # Remainder of Ebar: u = (c_l + s y) / rho, du = s/|rho| dy, Ebar - step = Phi(y) - 1{y > 0}.
-                def remainder(y, r=r, rho=rho, s=s, c=c):                # (P,) -> (L, P)
-                    u = (c[:, None] + s * y[None, :]) / rho
-                    return (alpha * s / abs(rho)) * mu_p(r * u) * u * _phi(u) * (ndtr(y) - (y > 0))
-                y_kinks = (rho * kinks[:, None] - c[None, :]) / s
-                C_w += integrate_fn(remainder, [0.0], y_kinks, abs(rho) / (r * s)).sum()
-
-            def perp(y, r=r, rho=rho, s=s, c=c):                         # (P,) -> (L, P)
-                return mu_p(r * (rho * c[:, None] + s * y[None, :])) * _phi(y)
-            y_kinks = (kinks[:, None] - rho * c[None, :]) / s
-            C_perp = alpha * s * np.sum(_phi(c) * integrate_fn(perp, [], y_kinks, 1.0 / (r * s)))
-        out[:, k] = a, b, C_w, C_perp
+        # Tiny or huge |w| send kinks, breakpoints and panel scales to +-inf or 0; the integrators drop
+        # non-finite breakpoints, so overflow here is the right limit, not an error.
+        with np.errstate(over="ignore", divide="ignore"):
+            out[:, k] = _numeric_class(mu_prime, geom, k, bits, alpha, L, kinks_z, integrate_fn)
     return CoarseVectors(*out)
+
+
+def _numeric_class(mu_prime, geom, k, bits, alpha, L, kinks_z, integrate_fn):
+    """``(a, b, C_w, C_perp)`` of class ``k`` by numerical integration (see :func:`_vectors_numeric`)."""
+    r, rho, s = geom.r[k], geom.rho[k], geom.s[k]
+    c = geom.c[k] if geom.teacher_on[k] else np.empty(0)            # (L,) or none
+    kinks = kinks_z / r
+    split = c.size > 0 and s < abs(rho)
+
+    def mu_p(z):
+        return np.asarray(mu_prime(z, bits, alpha), dtype=np.float64)
+
+    def along_w(u):                                                 # (P,) -> (3, P)
+        z = r * u
+        w = mu_p(z) * _phi(u)
+        if not c.size:
+            teacher = np.zeros_like(u)
+        elif split:
+            teacher = alpha * (rho * u[:, None] > c[None, :]).sum(axis=1)
+        else:
+            teacher = alpha * _Phi_over(rho * u[:, None] - c[None, :], s).sum(axis=1)
+        return np.stack([w * u, w * _sigma(z, L, alpha) * u, w * u * teacher])
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        breaks = np.concatenate([geom.t[k], c / rho if rho != 0 else []])
+    a, b, C_w = integrate_fn(along_w, breaks, kinks, 1.0 / r)
+    C_perp = 0.0
+    if c.size and s > 0:
+        if split:
+            # Remainder of Ebar: u = (c_l + s y) / rho, du = s/|rho| dy, Ebar - step = Phi(y) - 1{y > 0}.
+            def remainder(y):                                        # (P,) -> (L, P)
+                u = (c[:, None] + s * y[None, :]) / rho
+                return (alpha * s / abs(rho)) * mu_p(r * u) * u * _phi(u) * (ndtr(y) - (y > 0))
+            y_kinks = (rho * kinks[:, None] - c[None, :]) / s
+            C_w += integrate_fn(remainder, [0.0], y_kinks, abs(rho) / (r * s)).sum()
+
+        def perp(y):                                                 # (P,) -> (L, P)
+            return mu_p(r * (rho * c[:, None] + s * y[None, :])) * _phi(y)
+        y_kinks = (kinks[:, None] - rho * c[None, :]) / s
+        C_perp = alpha * s * np.sum(_phi(c) * integrate_fn(perp, [], y_kinks, 1.0 / (r * s)))
+    return a, b, C_w, C_perp
 
 
 def coarse_vectors(teacher: Teacher, W, ste, *, method: str = "auto"):

@@ -355,14 +355,15 @@ def _sgd(params: list, grads: Callable, n_samples: int, *, lr, epochs, batch_siz
     for epoch in range(epochs):
         step = learning_rate(lr, schedule, epoch, epochs, decay_every=decay_every, decay_factor=decay_factor)
         order = rng.permutation(n_samples)
-        for start in range(0, n_samples, batch_size):
-            idx = order[start:start + batch_size]
-            for p, vel, g in zip(params, velocity, grads(idx)):
-                if momentum:
-                    vel *= momentum
-                    vel += g
-                    g = vel
-                p -= step * g
+        with np.errstate(over="ignore", invalid="ignore"):    # divergence is caught below, with a clear message
+            for start in range(0, n_samples, batch_size):
+                idx = order[start:start + batch_size]
+                for p, vel, g in zip(params, velocity, grads(idx)):
+                    if momentum:
+                        vel *= momentum
+                        vel += g
+                        g = vel
+                    p -= step * g
         record = evaluate(epoch + 1)
         if not np.isfinite(record["loss"]):
             raise FloatingPointError(f"training diverged in epoch {epoch + 1} (loss = {record['loss']}); "

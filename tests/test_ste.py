@@ -101,7 +101,7 @@ def test_admissibility_witness_for_identity_is_a_negative_point():
     (lambda z, b, a: (z > a).astype(float), ("M3", "M4")),                         # dead on (0, alpha], then rises
     (lambda z, b, a: np.where(z > 0, np.minimum(z, 1.0), 0.0), ("M4",)),          # rising on (0, 1)
     (lambda z, b, a: np.where(z > 0, 1 / (1 + z), 0.0), ()),                        # decaying: admissible
-    (lambda z, b, a: 1 / (1 + np.exp(-z)), ("M2", "M4")),                          # sigmoid'-like proxy
+    (lambda z, b, a: 0.5 * (1 + np.tanh(z / 2)), ("M2", "M4")),                    # logistic (sigmoid-like) proxy
 ])
 def test_admissibility_reports_each_condition(mu_prime, violated):
     report = cg.check_admissible((lambda z, b, a: z, mu_prime), 2, 1.0)
