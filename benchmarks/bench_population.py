@@ -71,6 +71,13 @@ def main():
     print(f"Monte Carlo: {per_sample * 1e6:.1f} us per sample; a standard error of 1e-3 |E g| needs "
           f"{needed:.3g} samples = {mc_time:.3g} s")
     print(f"ratio Monte Carlo / exact (clipped ReLU): {mc_time / exact_time:.3g}x  (goal >= 100x)")
+    # Many weight settings at once: S settings are one call on S K classes.
+    S = 100
+    Ws = W[None] + 0.3 * rng.standard_normal((S, n, K))
+    batched = timed(lambda: P.expected_coarse_grad(teacher, v, Ws, "clipped_relu"), repeat=5)
+    looped = timed(lambda: [P.expected_coarse_grad(teacher, v, Ws[s], "clipped_relu") for s in range(S)], repeat=3)
+    print(f"E g at {S} weight settings: batched {batched[0] * 1e3:.1f} ms, one call each {looped[0] * 1e3:.1f} ms "
+          f"(x{looped[0] / batched[0]:.1f})")
     goal = 0.050
     for name in ("population_grad", "expected_coarse_grad clipped_relu (closed)"):
         print(f"goal < 50 ms, {name}: {'met' if rows[name][0] < goal else 'NOT met'} ({rows[name][0] * 1e3:.2f} ms)")

@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--out", default="figures", help="output directory (default ./figures)")
     figures.add_argument("--seed", type=_nonnegative_int, default=0, help="seed (default 0)")
     figures.add_argument("--workers", type=_positive_int, default=None,
-                         help="processes for the independent training runs (default: 1, or every core "
-                              "with --preset full)")
+                         help="processes for the independent training runs (default: every core; 1 runs "
+                              "everything in this process)")
     figures.add_argument("--quiet", action="store_true", help="no progress on stderr")
     figures.set_defaults(run=_figures)
 
@@ -241,9 +241,10 @@ def _save_figure(fig, out: Path, name: str) -> list:
 
 def _figures(args) -> int:
     from .figures import FIGURES, PRESETS
+    from .train import process_pool
     out = check_writable_dir(args.out, "--out")
     names = args.only or list(FIGURES)
-    workers = args.workers or (os.cpu_count() or 1 if args.preset == "full" else 1)
+    workers = args.workers or os.cpu_count() or 1
     report = _progress(not args.quiet)
     manifest_path = out / "manifest.json"
     manifest = {}
@@ -253,7 +254,7 @@ def _figures(args) -> int:
         except json.JSONDecodeError:
             manifest = {}
     manifest.setdefault("figures", {})
-    executor = _process_pool(workers) if workers > 1 else None
+    executor = process_pool(workers) if workers > 1 else None
     try:
         map_fn = executor.map if executor is not None else map
         for name in names:
@@ -279,29 +280,6 @@ def _figures(args) -> int:
         if executor is not None:
             executor.shutdown()
     return 0
-
-
-#: BLAS thread variables set to 1 in worker processes: a pool of N processes each running
-#: multithreaded BLAS on N cores oversubscribes them (measured: 2.4x slower on 2 cores).
-_BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
-
-
-def _process_pool(workers: int):
-    """A process pool whose workers start fresh ("spawn") with single-threaded BLAS."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    saved = {k: os.environ.get(k) for k in _BLAS_THREAD_VARS}
-    os.environ.update({k: "1" for k in _BLAS_THREAD_VARS})
-    try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        pool.submit(int, 0).result()          # start the workers now, while the variables are set
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return pool
 
 
 def _results(args) -> int:

@@ -31,7 +31,7 @@ from .quant import n_levels, sigma
 from .ste import get_ste
 from .train import mlp_train, population_descent
 
-__all__ = ["FIGURES", "PRESETS", "STE_NAMES", "resolution",
+__all__ = ["FIGURES", "PRESETS", "STE_NAMES", "resolution", "results_markdown",
            "staircase_data", "draw_staircase", "decision_regions_data", "draw_decision_regions",
            "training_curves_data", "draw_training_curves", "cosine_data", "draw_cosine",
            "population_loss_data", "draw_population_loss", "mnist_data", "draw_mnist"]

@@ -381,7 +381,8 @@ def mlp_loss(f, labels, kind: str = "cross_entropy", *, validate: bool = True) -
 
 
 def mlp_coarse_grad(x, params: MLPParams, fwd: MLPPass, delta, ste, bits: int, alpha: float, *,
-                    freeze_second_layer: bool = False, validate: bool = True) -> MLPParams:
+                    freeze_second_layer: bool = False, validate: bool = True,
+                    out: MLPParams | None = None) -> MLPParams:
     """Coarse gradient of the batch loss, from :func:`mlp_forward`'s pass and ``delta``.
 
     ::
@@ -402,11 +403,14 @@ def mlp_coarse_grad(x, params: MLPParams, fwd: MLPPass, delta, ste, bits: int, a
     bits, alpha : int, float
     freeze_second_layer : bool
         Return zero gradients for ``V`` and ``c`` (the second layer stays fixed).
+    out : MLPParams, optional
+        Arrays (shapes and dtype of ``params``) to write the gradients into, as NumPy's ``out=``;
+        SGD reuses them every step instead of allocating (and page-faulting) new ones.
 
     Returns
     -------
     MLPParams
-        Gradients with the shapes of ``params``.
+        Gradients with the shapes of ``params`` (``out`` itself if given).
     """
     mu_prime = get_ste(ste).mu_prime
     if validate:
@@ -419,14 +423,18 @@ def mlp_coarse_grad(x, params: MLPParams, fwd: MLPPass, delta, ste, bits: int, a
     W, b, V, c = params
     G = delta @ V                                  # (N, m): V^T delta for each sample
     G *= mu_prime(fwd.h, bits, alpha)              # ... times mu'(h): the straight-through step
-    gW = G.T @ x                                   # (m, n)
-    gb = G.sum(axis=0)                             # (m,)
+    if out is None:
+        out = MLPParams(*(np.empty_like(a) for a in params))
+    gW, gb, gV, gc = out
+    np.matmul(G.T, x, out=gW)                      # (m, n)
+    G.sum(axis=0, out=gb)                          # (m,)
     if freeze_second_layer:
-        gV, gc = np.zeros_like(V), np.zeros_like(c)
+        gV[...] = 0
+        gc[...] = 0
     else:
-        gV = delta.T @ fwd.sigma_h                 # (K, m)
-        gc = delta.sum(axis=0)                     # (K,)
-    return MLPParams(gW, gb, gV, gc)
+        np.matmul(delta.T, fwd.sigma_h, out=gV)    # (K, m)
+        delta.sum(axis=0, out=gc)                  # (K,)
+    return out
 
 
 def mlp_predict(x, params: MLPParams, bits: int, alpha: float, *,

@@ -66,7 +66,7 @@ __all__ = [
     "Teacher", "random_teacher", "bvn_cdf",
     "moment_m", "moment_q", "moment_c",
     "population_loss", "population_grad", "expected_coarse_grad",
-    "CoarseVectors", "coarse_vectors", "gradient_vectors",
+    "CoarseVectors", "coarse_vectors",
     "MAX_POPULATION_BITS",
 ]
 
@@ -165,15 +165,52 @@ def random_teacher(n: int, p: int, K: int, bits: int, alpha: float, seed, *,
 
 
 def _check_student(teacher: Teacher, v, W):
+    """Checked ``v`` and ``W`` as ``(S, n, K)`` (``S = 1`` for one setting), and whether W was batched."""
     if not isinstance(teacher, Teacher):
         raise TypeError(f"teacher must be a coarsegrad.population.Teacher; got {type(teacher).__name__}")
     v = as_float_array(v, "v", ndim=1, shape_doc="(p,)", dtype=np.float64)
-    W = as_float_array(W, "W", ndim=2, shape_doc="(n, K)", dtype=np.float64)
+    W = as_float_array(W, "W", ndim=(2, 3), shape_doc="(n, K), or (S, n, K) for S weight settings",
+                       dtype=np.float64)
     check_dim(v, 0, teacher.p, "v", "p, the length of the teacher's v_star")
-    if W.shape != teacher.W_star.shape:
+    batched = W.ndim == 3
+    W3 = W if batched else W[None]
+    if W3.shape[1:] != teacher.W_star.shape:
         raise ValueError(f"W has shape {W.shape} but the teacher's W_star has shape {teacher.W_star.shape}; "
-                         f"they must match (n, K)")
-    return v, W
+                         f"they must match (n, K), or (S, n, K) for S settings")
+    norms = _column_norms(W3.transpose(1, 0, 2).reshape(teacher.n, -1))
+    if not np.all(np.isfinite(norms)):
+        raise ValueError(f"{_column_name(int(np.flatnonzero(~np.isfinite(norms))[0]), teacher.K, batched)} has a "
+                         f"norm beyond the floating-point range; rescale W")
+    return v, W3, batched
+
+
+def _column_name(j: int, K: int, batched: bool) -> str:
+    """The user's name of flattened column ``j``: ``W[:, k]`` or ``W[s, :, k]``."""
+    s, k = divmod(j, K)
+    return f"W[{s}, :, {k}]" if batched else f"W[:, {k}]"
+
+
+def _flatten(teacher: Teacher, W3: np.ndarray):
+    """``S`` weight settings as ``S K`` classes: the class terms are independent given ``v``, so a
+    batch of settings is one call on the teacher tiled ``S`` times (column ``s K + k``)."""
+    S, n, K = W3.shape
+    if S == 1:
+        return teacher, W3[0]
+    tiled = Teacher(teacher.v_star, np.tile(teacher.W_star, (1, S)), teacher.bits, teacher.alpha)
+    return tiled, W3.transpose(1, 0, 2).reshape(n, S * K)
+
+
+def _unflatten(G: np.ndarray, S: int, batched: bool) -> np.ndarray:
+    """``(n, S K)`` back to ``(S, n, K)``, or ``(n, K)`` for one unbatched setting."""
+    n = G.shape[0]
+    G3 = G.reshape(n, S, -1).transpose(1, 0, 2)
+    return G3 if batched else G3[0]
+
+
+def _per_setting(values: np.ndarray, S: int, batched: bool):
+    """Sum per-class values ``(S K, ...)`` over the classes of each setting."""
+    summed = values.reshape((S, -1) + values.shape[1:]).sum(axis=1)
+    return summed if batched else summed[0]
 
 
 # =========================================================================================
@@ -210,7 +247,8 @@ def _column_norms(W: np.ndarray) -> np.ndarray:
     overflows nor underflows in the sum of squares."""
     big = np.abs(W).max(axis=0)
     safe = np.where(big > 0, big, 1.0)
-    return big * np.linalg.norm(W / safe, axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):   # inf or nan beyond the float range; callers check
+        return big * np.linalg.norm(W / safe, axis=0)
 
 
 def _geometry(W: np.ndarray, W_star: np.ndarray, bits: int, alpha: float) -> _Geometry:
@@ -431,14 +469,16 @@ def population_loss(teacher: Teacher, v, W) -> float:
     ----------
     teacher : Teacher
     v : array_like, shape (p,)
-    W : array_like, shape (n, K)
+    W : array_like, shape (n, K), or (S, n, K) for S weight settings at once
 
     Returns
     -------
-    float
+    float, or ndarray of shape (S,) for batched ``W``
     """
-    v, W = _check_student(teacher, v, W)
-    return float(np.sum(_loss_terms(teacher, v, _moments(teacher, W))))
+    v, W3, batched = _check_student(teacher, v, W)
+    flat, Wf = _flatten(teacher, W3)
+    f = _per_setting(_loss_terms(flat, v, _moments(flat, Wf)), W3.shape[0], batched)
+    return f if batched else float(f)
 
 
 def _loss_terms(teacher, v, mo: _Moments) -> np.ndarray:
@@ -514,7 +554,7 @@ def _finite_phi(x):
         return ph, np.where(np.isfinite(x), x * ph, 0.0)
 
 
-def gradient_vectors(geom: _Geometry, alpha: float) -> CoarseVectors:
+def _gradient_vectors(geom: _Geometry, alpha: float) -> CoarseVectors:
     r"""``grad m``, ``grad q / 2``, ``grad c`` as coefficients on ``(w^, e_perp)``.
 
     ``sigma'(r u) = (alpha/r) sum_k delta(u - t_k)`` in ``u = z^T w^`` (docs/theory.md §3)::
@@ -692,7 +732,7 @@ def coarse_vectors(teacher: Teacher, W, ste, *, method: str = "auto"):
     Parameters
     ----------
     teacher : Teacher
-    W : array_like, shape (n, K)
+    W : array_like, shape (n, K), or (S, n, K) for S weight settings at once
     ste : str, STE or (mu, mu_prime)
     method : {"auto", "closed", "gauss", "quad"}
         ``closed``: closed form, for an STE with ``pieces`` (piecewise-constant ``mu'``).
@@ -703,13 +743,15 @@ def coarse_vectors(teacher: Teacher, W, ste, *, method: str = "auto"):
 
     Returns
     -------
-    A, B, C : ndarray, each shape (n, K)
+    A, B, C : ndarray, each of the shape of ``W`` (``(n, K)``, or ``(S, n, K)`` when batched)
     """
-    _, W = _check_student(teacher, teacher.v_star, W)
-    geom = _geometry(W, teacher.W_star, teacher.bits, teacher.alpha)
-    vec = _coarse_coefficients(get_ste(ste), geom, teacher.bits, teacher.alpha, method)
+    _, W3, batched = _check_student(teacher, teacher.v_star, W)
+    flat, Wf = _flatten(teacher, W3)
+    geom = _geometry(Wf, flat.W_star, flat.bits, flat.alpha)
+    vec = _coarse_coefficients(get_ste(ste), geom, flat.bits, flat.alpha, method)
     A, B, C = vec.as_vectors(geom.w_hat, geom.e_perp)
-    return A, B, C + _student_zero_C(get_ste(ste), geom, teacher, W)
+    C = C + _student_zero_C(get_ste(ste), geom, flat, Wf)
+    return tuple(_unflatten(X, W3.shape[0], batched) for X in (A, B, C))
 
 
 METHODS = ("auto", "closed", "gauss", "quad")
@@ -763,13 +805,13 @@ def _assemble(teacher, v, mo: _Moments, vec: CoarseVectors) -> np.ndarray:
     return along * mo.geom.w_hat - (v @ vs) * vec.C_perp * mo.geom.e_perp
 
 
-def _grad_v(teacher, v, mo: _Moments) -> np.ndarray:
-    """``grad_v f = sum_k [S_k m_k 1 + v (q_k - m_k^2) - v* (c_k - m_k m*_k)]`` (exact for the
-    coarse gradient too: ``sigma`` is not differentiated on the way to ``v``)."""
+def _grad_v_terms(teacher, v, mo: _Moments) -> np.ndarray:
+    """Class terms ``S_k m_k 1 + v (q_k - m_k^2) - v* (c_k - m_k m*_k)`` of ``grad_v f``, shape ``(K, p)``
+    (exact for the coarse gradient too: ``sigma`` is not differentiated on the way to ``v``)."""
     vs = teacher.v_star
     S = v.sum() * mo.m - vs.sum() * mo.m_star
-    return (np.sum(S * mo.m) * np.ones_like(v) + v * np.sum(mo.q - mo.m**2)
-            - vs * np.sum(mo.c - mo.m * mo.m_star))
+    return ((S * mo.m)[:, None] * np.ones_like(v) + (mo.q - mo.m**2)[:, None] * v
+            - (mo.c - mo.m * mo.m_star)[:, None] * vs)
 
 
 def population_grad(teacher: Teacher, v, W) -> tuple[np.ndarray, np.ndarray]:
@@ -781,32 +823,35 @@ def population_grad(teacher: Teacher, v, W) -> tuple[np.ndarray, np.ndarray]:
                          - (v\cdot v^*) \nabla_{w} c(w_k, w^*_k),
         \quad \mathrm{coef}_k = \textstyle\sum_i v_i\, S_k - (|v|^2 m_k - (v\cdot v^*) m^*_k)
 
-    with ``grad m = (alpha/|w|) sum_k t_k phi(t_k) w^`` and so on (:func:`gradient_vectors`,
+    with ``grad m = (alpha/|w|) sum_k t_k phi(t_k) w^`` and so on (``_gradient_vectors``,
     docs/theory.md §3); ``grad_v f = sum_k [S_k m_k 1 + v (q_k - m_k^2) - v* (c_k - m_k m*_k)]``.
 
     Parameters
     ----------
     teacher : Teacher
     v : array_like, shape (p,)
-    W : array_like, shape (n, K)
+    W : array_like, shape (n, K), or (S, n, K) for S weight settings at once
 
     Returns
     -------
-    grad_v : ndarray, shape (p,)
-    grad_W : ndarray, shape (n, K)
+    grad_v : ndarray, shape (p,) (``(S, p)`` for batched ``W``)
+    grad_W : ndarray, shape of ``W``
 
     Raises
     ------
     ValueError
         If some ``w_k = 0``: ``f`` is discontinuous there (``m`` jumps from ``alpha/2`` to 0).
     """
-    v, W = _check_student(teacher, v, W)
-    mo = _moments(teacher, W)
+    v, W3, batched = _check_student(teacher, v, W)
+    flat, Wf = _flatten(teacher, W3)
+    mo = _moments(flat, Wf)
     if not mo.geom.student_on.all():
-        k = int(np.flatnonzero(~mo.geom.student_on)[0])
-        raise ValueError(f"W[:, {k}] = 0: the population loss is discontinuous at w_k = 0 (sigma(z^T 0) = 0 "
+        name = _column_name(int(np.flatnonzero(~mo.geom.student_on)[0]), teacher.K, batched)
+        raise ValueError(f"{name} = 0: the population loss is discontinuous at w_k = 0 (sigma(z^T 0) = 0 "
                          f"but E sigma(z^T w) -> alpha/2 as w -> 0), so it has no gradient there; move w_k off 0")
-    return _grad_v(teacher, v, mo), _assemble(teacher, v, mo, gradient_vectors(mo.geom, teacher.alpha))
+    S = W3.shape[0]
+    grad_W = _assemble(flat, v, mo, _gradient_vectors(mo.geom, teacher.alpha))
+    return _per_setting(_grad_v_terms(flat, v, mo), S, batched), _unflatten(grad_W, S, batched)
 
 
 def expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
@@ -825,19 +870,21 @@ def expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = "auto") -
     ----------
     teacher : Teacher
     v : array_like, shape (p,)
-    W : array_like, shape (n, K)
+    W : array_like, shape (n, K), or (S, n, K) for S weight settings at once
     ste : str, STE or (mu, mu_prime)
     method : {"auto", "closed", "gauss", "quad"}
         See :func:`coarse_vectors`.
 
     Returns
     -------
-    Eg_v : ndarray, shape (p,)
-    Eg_W : ndarray, shape (n, K)
+    Eg_v : ndarray, shape (p,) (``(S, p)`` for batched ``W``)
+    Eg_W : ndarray, shape of ``W``
     """
-    v, W = _check_student(teacher, v, W)
+    v, W3, batched = _check_student(teacher, v, W)
     ste = get_ste(ste)
-    mo = _moments(teacher, W)
-    vec = _coarse_coefficients(ste, mo.geom, teacher.bits, teacher.alpha, method)
-    Eg_W = _assemble(teacher, v, mo, vec) - (v @ teacher.v_star) * _student_zero_C(ste, mo.geom, teacher, W)
-    return _grad_v(teacher, v, mo), Eg_W
+    flat, Wf = _flatten(teacher, W3)
+    mo = _moments(flat, Wf)
+    vec = _coarse_coefficients(ste, mo.geom, flat.bits, flat.alpha, method)
+    Eg_W = _assemble(flat, v, mo, vec) - (v @ flat.v_star) * _student_zero_C(ste, mo.geom, flat, Wf)
+    S = W3.shape[0]
+    return _per_setting(_grad_v_terms(flat, v, mo), S, batched), _unflatten(Eg_W, S, batched)

@@ -117,9 +117,20 @@ def sigma(z, bits: int, alpha: float) -> np.ndarray:
     return _sigma(z, n_levels(bits), check_alpha(alpha))
 
 
+#: Up to this many thresholds sigma counts them one comparison at a time (fastest for few levels);
+#: beyond, it rounds z / alpha up and corrects the rounding (benchmarks/bench_train.py).
+_COUNT_MAX_LEVELS = 7
+
+
 def _sigma(z: np.ndarray, L: int, alpha: float) -> np.ndarray:
     """Unchecked ``sigma`` for the hot paths; ``z`` is a finite floating array."""
     a = z.dtype.type(alpha)
+    if L <= _COUNT_MAX_LEVELS:
+        # The definition itself: count the thresholds k*a (rounded in z's dtype) that z exceeds.
+        count = np.greater(z, 0).view(np.uint8)       # a fresh array: reused as the counter
+        for k in range(1, L):
+            count += np.greater(z, z.dtype.type(k) * a).view(np.uint8)
+        return np.multiply(count, a, dtype=z.dtype)  # count * a, rounded once as k * a is
     k = np.empty_like(z)
     with np.errstate(over="ignore"):       # |z| near the float max: z/a -> +-inf, which the clip maps to L or 0
         np.divide(z, a, out=k)

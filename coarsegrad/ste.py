@@ -43,7 +43,7 @@ from ._checks import as_float_array, check_alpha, check_bits
 from .quant import n_levels
 
 __all__ = [
-    "STE", "get_ste", "register_ste", "unregister_ste", "available_stes",
+    "STE", "get_ste", "register_ste", "unregister_ste", "available_stes", "evaluate",
     "Admissibility", "check_admissible",
     "IDENTITY", "RELU", "CLIPPED_RELU", "LOG_TAILED_RELU",
 ]

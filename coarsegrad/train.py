@@ -9,13 +9,15 @@ Three drivers, each returning the final weights and a :class:`History`:
   gradients (:func:`coarsegrad.nets.ts_coarse_grad`);
 - :func:`mlp_train` -- the two-layer perceptron by minibatch SGD on coarse gradients.
 
-SGD uses heavy-ball momentum ``m <- beta m + g``, ``theta <- theta - lr_t m`` and a step-size
-schedule (``constant``, ``cosine``, ``step``). Given the same seed a run is reproducible bit
+SGD uses heavy-ball momentum in the form ``u <- beta u + lr_t g``, ``theta <- theta - u`` (the same
+as ``m <- beta m + g``, ``theta <- theta - lr m`` for a constant step) and a step-size schedule
+(``constant``, ``cosine``, ``step``). Given the same seed a run is reproducible bit
 for bit. The library never prints: long runs report through an optional ``progress``
 callback (the CLI passes one that writes to stderr).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -25,11 +27,12 @@ from ._checks import (as_float_array, check_alpha, check_bits, check_labels, che
                       check_real, make_rng)
 from .nets import (MLPParams, _check_mlp, mlp_coarse_grad, mlp_forward, mlp_loss, ts_coarse_grad,
                    ts_forward, ts_loss)
-from .population import (Teacher, _check_student, expected_coarse_grad, population_grad,
+from .population import (Teacher, _check_student, _column_norms, expected_coarse_grad, population_grad,
                          population_loss)
 from .ste import get_ste
 
-__all__ = ["History", "SCHEDULES", "learning_rate", "population_descent", "ts_sgd", "mlp_train"]
+__all__ = ["History", "SCHEDULES", "learning_rate", "population_descent", "ts_sgd", "mlp_train",
+           "run_sweep", "process_pool"]
 
 SCHEDULES = ("constant", "cosine", "step")
 
@@ -133,8 +136,10 @@ def population_descent(teacher: Teacher, W0, ste, *, lr: float, steps: int, v0=N
         ``loss`` is ``f(v_t, W_t)``; ``cosine`` if requested.
     """
     v = teacher.v_star.copy() if v0 is None else v0
-    v, W = _check_student(teacher, v, W0)
-    v, W = v.copy(), W.copy()
+    v, W3, batched = _check_student(teacher, v, W0)
+    if batched:
+        raise ValueError("W0 must have shape (n, K): population_descent follows one trajectory")
+    v, W = v.copy(), W3[0].copy()
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     steps = check_positive_int(steps, "steps", minimum=0)
     record_every = check_positive_int(record_every, "record_every")
@@ -163,7 +168,7 @@ def population_descent(teacher: Teacher, W0, ste, *, lr: float, steps: int, v0=N
             W -= lr * Eg_W
             if train_v:
                 v -= lr * Eg_v
-        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(v))):
+        if not (np.all(np.isfinite(_column_norms(W))) and np.all(np.isfinite(v))):
             raise FloatingPointError(f"population_descent diverged at step {t + 1} (the weights overflowed); "
                                      f"lower lr (now {lr})")
         f = population_loss(teacher, v, W)
@@ -176,8 +181,8 @@ def ts_sgd(Z, y_star, W0, v0, ste, bits: int, alpha: float, *, lr: float, epochs
     r"""Minibatch SGD on the teacher-student sample loss with stochastic coarse gradients.
 
     Each epoch visits the ``N`` training samples once in a random order, in batches of
-    ``batch_size``; per batch ``W <- W - lr_t m_W`` with ``m_W <- beta m_W + g_W`` and ``g_W``
-    from :func:`coarsegrad.nets.ts_coarse_grad` (``v`` likewise if ``train_v``).
+    ``batch_size``; per batch ``u_W <- beta u_W + lr_t g_W``, ``W <- W - u_W`` with ``g_W`` from
+    :func:`coarsegrad.nets.ts_coarse_grad` (``v`` likewise if ``train_v``).
 
     Parameters
     ----------
@@ -216,11 +221,13 @@ def ts_sgd(Z, y_star, W0, v0, ste, bits: int, alpha: float, *, lr: float, epochs
         Z_test = as_float_array(eval_data[0], "eval_data[0]", ndim=3, shape_doc="(N_test, p, n)")
         labels_test = np.argmax(as_float_array(eval_data[1], "eval_data[1]", ndim=2), axis=1)
 
-    def grads(idx):
+    def grads(idx, out, scale):
         fwd = ts_forward(Z[idx], v, W, bits, alpha, validate=False)
         _, e = ts_loss(fwd.y, y_star[idx], validate=False)
+        e *= scale                 # the gradients are linear in e: scaling it scales them all
         g_v, g_W = ts_coarse_grad(Z[idx], v, fwd, e, ste, bits, alpha, validate=False)
-        return [g_W, g_v] if train_v else [g_W]
+        for buf, g in zip(out, [g_W, g_v] if train_v else [g_W]):
+            buf[...] = g
 
     def evaluate(epoch):
         fwd = ts_forward(Z, v, W, bits, alpha, validate=False)
@@ -244,13 +251,12 @@ def mlp_train(x, labels, params0: MLPParams, ste, bits: int, alpha: float, *, lr
               epochs: int, batch_size: int, seed, momentum: float = 0.0, schedule: str = "constant",
               loss: str = "cross_entropy", freeze_second_layer: bool = False,
               activation: Callable | None = None, eval_data=None, decay_every: int = 10,
-              decay_factor: float = 0.1, progress: Callable | None = None):
+              decay_factor: float = 0.1, train_metrics: str = "full", progress: Callable | None = None):
     r"""Train the quantized two-layer perceptron by minibatch SGD on coarse gradients.
 
     Per batch: forward (:func:`~coarsegrad.nets.mlp_forward`), loss and ``delta``
     (:func:`~coarsegrad.nets.mlp_loss`), coarse gradient
-    (:func:`~coarsegrad.nets.mlp_coarse_grad`), then ``m <- beta m + g``,
-    ``theta <- theta - lr_t m``.
+    (:func:`~coarsegrad.nets.mlp_coarse_grad`), then ``u <- beta u + lr_t g``, ``theta <- theta - u``.
 
     Parameters
     ----------
@@ -279,6 +285,10 @@ def mlp_train(x, labels, params0: MLPParams, ste, bits: int, alpha: float, *, lr
         Recorded as ``test_accuracy`` each epoch.
     decay_every, decay_factor
         For ``schedule="step"``.
+    train_metrics : {"full", "running"}
+        ``full``: training loss and accuracy of the end-of-epoch weights on the whole training
+        set (exact; one extra forward pass per epoch). ``running``: their means over the epoch's
+        minibatches as they were trained on (free; what most training loops report).
     progress : callable ``(epoch, record) -> None``, optional
 
     Returns
@@ -294,24 +304,39 @@ def mlp_train(x, labels, params0: MLPParams, ste, bits: int, alpha: float, *, lr
     ste = get_ste(ste)
     if loss not in ("cross_entropy", "squared"):
         raise ValueError(f"loss must be 'cross_entropy' or 'squared'; got {loss!r}")
+    if train_metrics not in ("full", "running"):
+        raise ValueError(f"train_metrics must be 'full' or 'running'; got {train_metrics!r}")
     params = [np.array(a, copy=True) for a in params]
     if eval_data is not None:
         x_test, _ = _check_mlp(eval_data[0], MLPParams(*params))
         y_test = check_labels(eval_data[1], "eval_data[1]", n_classes=params[2].shape[0],
                               n_samples=x_test.shape[0])
 
-    def grads(idx):
+    batch_size = check_positive_int(batch_size, "batch_size")
+    x_batch = np.empty((min(batch_size, x.shape[0]),) + x.shape[1:], dtype=x.dtype)
+
+    def grads(idx, out, scale):
         p = MLPParams(*params)
-        fwd = mlp_forward(x[idx], p, bits, alpha, activation=activation, validate=False)
-        _, delta = mlp_loss(fwd.f, labels[idx], loss, validate=False)
-        return list(mlp_coarse_grad(x[idx], p, fwd, delta, ste, bits, alpha,
-                                    freeze_second_layer=freeze_second_layer, validate=False))
+        xb, yb = np.take(x, idx, axis=0, out=x_batch[:len(idx)]), labels[idx]    # gathered into one buffer
+        fwd = mlp_forward(xb, p, bits, alpha, activation=activation, validate=False)
+        batch_loss, delta = mlp_loss(fwd.f, yb, loss, validate=False)
+        running.append((batch_loss * len(idx), int(np.sum(np.argmax(fwd.f, axis=1) == yb))))
+        delta *= scale             # the gradients are linear in delta: scaling it (N x K) scales them all
+        mlp_coarse_grad(xb, p, fwd, delta, ste, bits, alpha, freeze_second_layer=freeze_second_layer,
+                        validate=False, out=MLPParams(*out))
+
+    running = []
 
     def evaluate(epoch):
         p = MLPParams(*params)
-        f = _batched_logits(x, p, bits, alpha, activation)
-        record = {"loss": mlp_loss(f, labels, loss, validate=False)[0],
-                  "accuracy": float(np.mean(np.argmax(f, axis=1) == labels))}
+        if train_metrics == "running" and running:
+            totals = np.sum(running, axis=0)
+            record = {"loss": float(totals[0] / x.shape[0]), "accuracy": float(totals[1] / x.shape[0])}
+        else:
+            f = _batched_logits(x, p, bits, alpha, activation)
+            record = {"loss": mlp_loss(f, labels, loss, validate=False)[0],
+                      "accuracy": float(np.mean(np.argmax(f, axis=1) == labels))}
+        running.clear()
         if eval_data is not None:
             record["test_accuracy"] = float(np.mean(
                 np.argmax(_batched_logits(x_test, p, bits, alpha, activation), axis=1) == y_test))
@@ -346,7 +371,13 @@ def _sgd(params: list, grads: Callable, n_samples: int, *, lr, epochs, batch_siz
     decay_every = check_positive_int(decay_every, "decay_every")
     decay_factor = check_real(decay_factor, "decay_factor", low=0.0, low_open=True, high=1.0)
     rng = make_rng(seed)
-    velocity = [np.zeros_like(p) for p in params]
+    # grads(idx, out, scale) writes scale * gradient into out: buffers reused every step, and the step
+    # size applied to the small dl/df instead of the large gradients. The velocity is kept scaled by
+    # the step size (Sutskever et al. 2013):
+    # u <- beta u + lr_t g, theta <- theta - u; with a constant lr this is exactly m <- beta m + g,
+    # theta <- theta - lr m.
+    grad_buffers = [np.empty_like(p) for p in params]
+    velocity = [np.zeros_like(p) for p in params] if momentum else None
     history = History()
     record = evaluate(0)
     history.record(0, **record)
@@ -358,12 +389,17 @@ def _sgd(params: list, grads: Callable, n_samples: int, *, lr, epochs, batch_siz
         with np.errstate(over="ignore", invalid="ignore"):    # divergence is caught below, with a clear message
             for start in range(0, n_samples, batch_size):
                 idx = order[start:start + batch_size]
-                for p, vel, g in zip(params, velocity, grads(idx)):
+                grads(idx, grad_buffers, step)                # lr_t g
+                for i, (p, g) in enumerate(zip(params, grad_buffers)):
                     if momentum:
-                        vel *= momentum
-                        vel += g
-                        g = vel
-                    p -= step * g
+                        u = velocity[i]
+                        u *= momentum
+                        u += g                                # u <- beta u + lr_t g
+                        g = u
+                    p -= g
+        if not all(np.all(np.isfinite(p)) for p in params):
+            raise FloatingPointError(f"training diverged in epoch {epoch + 1} (the weights overflowed); "
+                                     f"lower lr (now {lr})")
         record = evaluate(epoch + 1)
         if not np.isfinite(record["loss"]):
             raise FloatingPointError(f"training diverged in epoch {epoch + 1} (loss = {record['loss']}); "
@@ -373,3 +409,73 @@ def _sgd(params: list, grads: Callable, n_samples: int, *, lr, epochs, batch_siz
             progress(epoch + 1, record)
     history.stopped = "epochs"
     return history
+
+
+# =========================================================================================
+# Sweeps on any executor
+# =========================================================================================
+
+#: BLAS thread variables set to 1 in worker processes: a pool of N processes each running
+#: multithreaded BLAS on N cores oversubscribes them (measured: 2.4x slower on 2 cores).
+_BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def process_pool(workers: int | None = None):
+    """A ``ProcessPoolExecutor`` whose workers start fresh ("spawn") with single-threaded BLAS.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Number of processes; default every core (``os.cpu_count()``).
+
+    Returns
+    -------
+    concurrent.futures.ProcessPoolExecutor
+        Use it as a context manager, or call ``shutdown()``.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    workers = (os.cpu_count() or 1) if workers is None else check_positive_int(workers, "workers")
+    saved = {k: os.environ.get(k) for k in _BLAS_THREAD_VARS}
+    os.environ.update({k: "1" for k in _BLAS_THREAD_VARS})
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool.submit(int, 0).result()          # start the workers now, while the variables are set
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return pool
+
+
+def run_sweep(fn: Callable, tasks, *, executor=None, workers: int | None = None) -> list:
+    """``[fn(task) for task in tasks]``, run on an executor, results in the order of ``tasks``.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function (it is pickled for process and cluster executors).
+    tasks : iterable
+        Its arguments, one per run (e.g. dicts of seed, STE and bit-width).
+    executor : concurrent.futures.Executor, optional
+        Any executor with ``map``: a ``ProcessPoolExecutor``, a ``ThreadPoolExecutor``, or
+        ``dask.distributed.Client(...).get_executor()`` for sweeps that outgrow one machine. By
+        default a :func:`process_pool` with ``workers`` processes is created and shut down here.
+    workers : int, optional
+        Size of the default pool (default: every core). ``workers=1`` runs in this process.
+
+    Returns
+    -------
+    list
+        ``fn(task)`` for each task, in order; every run gets exactly its task, so results do
+        not depend on the executor (docs/performance.md: bit-for-bit with the same BLAS threads).
+    """
+    tasks = list(tasks)
+    if executor is not None:
+        return list(executor.map(fn, tasks))
+    if workers == 1 or len(tasks) <= 1:
+        return [fn(task) for task in tasks]
+    with process_pool(workers) as pool:
+        return list(pool.map(fn, tasks))

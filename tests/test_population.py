@@ -284,3 +284,38 @@ def test_teacher_and_argument_errors():
     with pytest.raises(ValueError, match="W contains 2 non-finite"):
         P.population_loss(teacher, teacher.v_star, np.where(np.eye(3, 2) > 0, np.nan, 1.0))
     assert teacher.v_star.flags.writeable is False
+
+
+# ---------------------------------------------------------------------------- many settings at once
+
+@given(case=teacher_students(), S=st.integers(1, 4), seed=seeds)
+def test_batched_weight_settings_equal_one_call_each(case, S, seed):
+    teacher, v, W = case
+    rng = np.random.default_rng(seed)
+    Ws = np.stack([W] + [W + rng.standard_normal(W.shape) for _ in range(S - 1)])
+    f = P.population_loss(teacher, v, Ws)
+    assert f.shape == (S,)
+    for s in range(S):
+        assert f[s] == pytest.approx(P.population_loss(teacher, v, Ws[s]), rel=1e-13, abs=1e-15)
+    for ste in ("clipped_relu", "log_tailed_relu"):
+        Eg_v, Eg_W = P.expected_coarse_grad(teacher, v, Ws, ste)
+        assert Eg_W.shape == Ws.shape and Eg_v.shape == (S, teacher.p)
+        for s in range(S):
+            one_v, one_W = P.expected_coarse_grad(teacher, v, Ws[s], ste)
+            np.testing.assert_allclose(Eg_W[s], one_W, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(Eg_v[s], one_v, rtol=1e-12, atol=1e-14)
+    A, B, C = P.coarse_vectors(teacher, Ws, "relu")
+    np.testing.assert_allclose(C[-1], P.coarse_vectors(teacher, Ws[-1], "relu")[2], rtol=1e-12, atol=1e-14)
+    if np.all(np.linalg.norm(Ws, axis=1) > 0):
+        g_v, g_W = P.population_grad(teacher, v, Ws)
+        np.testing.assert_allclose(g_W[-1], P.population_grad(teacher, v, Ws[-1])[1], rtol=1e-12, atol=1e-14)
+
+
+def test_batched_zero_column_is_named_with_its_setting():
+    teacher = P.random_teacher(3, 2, 2, 2, 1.0, 0)
+    Ws = np.stack([teacher.W_star, teacher.W_star])
+    Ws[1, :, 0] = 0
+    with pytest.raises(ValueError, match=r"W\[1, :, 0\] = 0"):
+        P.population_grad(teacher, teacher.v_star, Ws)
+    with pytest.raises(ValueError, match=r"must match \(n, K\), or \(S, n, K\)"):
+        P.population_loss(teacher, teacher.v_star, np.ones((2, 3, 5)))

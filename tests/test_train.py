@@ -126,3 +126,78 @@ def test_mlp_train_bad_data():
         mlp_train(x, y, p0, "relu", 2, 1.0, lr=0.1, epochs=1, batch_size=4, seed=0, eval_data=(x[:4], y[:3]))
     with pytest.raises(FloatingPointError, match="diverged"):
         mlp_train(x * 1e300, y, p0, "identity", 2, 1.0, lr=1e300, epochs=2, batch_size=4, seed=0)
+
+
+# ---------------------------------------------------------------------------- sweeps on executors
+
+def _sweep_tasks():
+    return [dict(set="sectors", samples=60, data_seed=s, seed=s, bits=b, ste=ste, hidden=8, epochs=3, lr=0.1)
+            for s in (0, 1) for b in (1, 2) for ste in ("relu", "clipped_relu")]
+
+
+def test_run_sweep_gives_the_same_results_on_every_executor():
+    from concurrent.futures import ThreadPoolExecutor
+    from coarsegrad.figures import _synthetic_run
+    from coarsegrad.train import run_sweep
+    tasks = _sweep_tasks()
+    serial = run_sweep(_synthetic_run, tasks, workers=1)
+    with ThreadPoolExecutor(2) as pool:
+        threaded = run_sweep(_synthetic_run, tasks, executor=pool)
+    assert [r["task"] for r in serial] == tasks                       # results come back in task order
+    assert serial == threaded
+
+
+@pytest.mark.slow
+def test_run_sweep_default_process_pool():
+    from coarsegrad.figures import _synthetic_run
+    from coarsegrad.train import run_sweep
+    tasks = _sweep_tasks()[:4]
+    assert run_sweep(_synthetic_run, tasks, workers=2) == run_sweep(_synthetic_run, tasks, workers=1)
+
+
+@pytest.mark.slow
+def test_run_sweep_on_dask_distributed_when_installed():
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is an optional dependency; "
+                                                            "pip install 'dask[distributed]' to run this test")
+    from coarsegrad.figures import _synthetic_run
+    from coarsegrad.train import run_sweep
+    tasks = _sweep_tasks()[:4]
+    with distributed.Client(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as client:
+        results = run_sweep(_synthetic_run, tasks, executor=client.get_executor())
+    assert results == run_sweep(_synthetic_run, tasks, workers=1)
+
+
+@pytest.mark.slow
+def test_float32_training_reaches_the_float64_accuracy():
+    """float32 (the speed setting) and float64 (the verification setting) train to the same test
+    accuracy on MNIST within noise; here they coincide to the digit on 2,000 test images."""
+    from coarsegrad import data
+    x, y = data.load_mnist_subset("train")
+    xt, yt = data.load_mnist_subset("test")
+    x, y, yt = x[:4000], y[:4000].astype(int), yt.astype(int)
+    for seed in range(3):
+        acc = {}
+        for dtype in (np.float32, np.float64):
+            p0 = cg.mlp_init(784, 64, 10, seed, bits=2, alpha=2 / 3, dtype=dtype)
+            params, hist = mlp_train(data.to_float(x, dtype), y, p0, "clipped_relu", 2, 2 / 3, lr=0.05, epochs=4,
+                                     batch_size=64, seed=seed, momentum=0.9, schedule="cosine",
+                                     eval_data=(data.to_float(xt, dtype), yt))
+            assert params.W.dtype == dtype
+            acc[dtype] = hist["test_accuracy"][-1]
+        assert acc[np.float32] > 0.88
+        assert abs(acc[np.float32] - acc[np.float64]) <= 0.01, acc
+
+
+def test_coarse_grad_into_preallocated_buffers():
+    x, y = _xor(N=40)
+    p = cg.mlp_init(2, 6, 2, 0)
+    fwd = cg.mlp_forward(x, p, 2, 1.0)
+    _, delta = cg.mlp_loss(fwd.f, y)
+    fresh = cg.mlp_coarse_grad(x, p, fwd, delta, "relu", 2, 1.0)
+    out = cg.MLPParams(*(np.full_like(a, np.nan) for a in p))
+    got = cg.mlp_coarse_grad(x, p, fwd, delta, "relu", 2, 1.0, out=out)
+    assert got is out
+    for a, b in zip(fresh, out):
+        np.testing.assert_array_equal(a, b)
+    frozen = cg.mlp_coarse_grad(x, p, fwd, delta, "relu", 2, 1.0, out=out, freeze_second_layer=True)
+    assert np.all(frozen.V == 0) and np.all(frozen.c == 0)

@@ -1,0 +1,257 @@
+"""Bad input, case by case: every case gets a clear error naming the argument and the fix.
+
+``CASES`` is the single source of docs/bad-input.md: ``python tests/test_bad_input.py``
+rewrites that table, and ``test_bad_input_table_is_current`` fails when it is stale.
+"""
+import gzip
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import coarsegrad as cg
+from coarsegrad import data, estimators, population as P, train
+from coarsegrad._checks import make_rng
+from coarsegrad.cli import main
+from strategies import seeds
+
+ROOT = Path(__file__).resolve().parents[1]
+rng = np.random.default_rng(0)
+X = rng.standard_normal((4, 3))
+PARAMS = cg.mlp_init(3, 5, 2, 0)
+LABELS = np.array([0, 1, 1, 0])
+FWD = cg.mlp_forward(X, PARAMS, 2, 1.0)
+TEACHER = P.random_teacher(3, 2, 2, 2, 1.0, 0)
+Z = rng.standard_normal((2, 2, 3))
+
+
+def _tmp_file(content: bytes, name: str = "train-labels-idx1-ubyte") -> Path:
+    directory = Path(tempfile.mkdtemp())
+    path = directory / name
+    path.write_bytes(content)
+    return path
+
+
+def _cli(*argv):
+    status = main(list(argv))
+    if status != 0:
+        raise SystemExit(status)
+
+
+def _zero_column():
+    W = TEACHER.W_star.copy()
+    W[:, 1] = 0
+    return P.population_grad(TEACHER, TEACHER.v_star, W)
+
+
+def _diverging_training():
+    train.mlp_train(X * 1e300, LABELS, PARAMS, "identity", 2, 1.0, lr=1e300, epochs=2, batch_size=2, seed=0)
+
+
+def _interrupted_figures():
+    out = Path(tempfile.mkdtemp())
+    from coarsegrad import figures as F
+    saved = F.FIGURES["staircase"]
+
+    def draw(_):
+        raise KeyboardInterrupt
+    F.FIGURES["staircase"] = (saved[0], draw, saved[2])
+    try:
+        status = main(["figures", "--preset", "tiny", "--only", "staircase", "--out", str(out), "--quiet"])
+    finally:
+        F.FIGURES["staircase"] = saved
+    leftovers = [p.name for p in out.iterdir() if p.suffix in (".png", ".pdf", ".part")]
+    assert not leftovers, leftovers
+    raise SystemExit(status)
+
+
+def _unwritable_out():
+    import coarsegrad._io as io_module
+    original = io_module.os.access
+    io_module.os.access = lambda path, mode: False      # as for a read-only directory (root can write anywhere)
+    try:
+        _cli("figures", "--preset", "tiny", "--only", "staircase", "--out", tempfile.mkdtemp(), "--quiet")
+    finally:
+        io_module.os.access = original
+
+
+# (id, input, what happens, call, exception, message pattern)
+CASES = [
+    ("bits-zero", "`sigma(z, bits=0, alpha)`", "ValueError: bits must be an integer in [1, 16]",
+     lambda: cg.sigma(X, 0, 1.0), ValueError, r"bits must be an integer in \[1, 16\]"),
+    ("bits-negative", "`sigma(z, bits=-2, alpha)`", "ValueError: bits must be an integer in [1, 16]",
+     lambda: cg.sigma(X, -2, 1.0), ValueError, r"bits must be an integer in \[1, 16\]"),
+    ("bits-float", "`sigma(z, bits=2.0, alpha)`", "TypeError: bits must be an integer bit-width",
+     lambda: cg.sigma(X, 2.0, 1.0), TypeError, "bits must be an integer bit-width"),
+    ("bits-bool", "`sigma(z, bits=True, alpha)`", "TypeError: bits must be an integer bit-width",
+     lambda: cg.sigma(X, True, 1.0), TypeError, "bits must be an integer bit-width"),
+    ("alpha-zero", "`sigma(z, bits, alpha=0)`", "ValueError: alpha must be finite and > 0",
+     lambda: cg.sigma(X, 2, 0.0), ValueError, "alpha must be finite and > 0"),
+    ("alpha-nan", "`sigma(z, bits, alpha=nan)`", "ValueError: alpha must be finite and > 0",
+     lambda: cg.sigma(X, 2, float("nan")), ValueError, "alpha must be finite and > 0"),
+    ("z-nan", "`sigma` of an array with a NaN", "ValueError naming the count and the first index",
+     lambda: cg.sigma(np.array([0.0, np.nan]), 2, 1.0), ValueError, r"z contains 1 non-finite .* index \(1,\)"),
+    ("z-string", "`sigma('abc', ...)`", "TypeError: z must be a numeric array",
+     lambda: cg.sigma("abc", 2, 1.0), TypeError, "z must be a numeric array"),
+    ("z-complex", "`sigma` of a complex array", "TypeError: z must be real; take .real",
+     lambda: cg.sigma(np.array([1j]), 2, 1.0), TypeError, "z must be real"),
+    ("ste-unknown", "`get_ste('relux')`", "ValueError listing the registered STEs",
+     lambda: cg.get_ste("relux"), ValueError, "unknown STE 'relux'; registered STEs are: identity, relu"),
+    ("ste-type", "`get_ste(3)`", "TypeError saying what an STE may be",
+     lambda: cg.get_ste(3), TypeError, "ste must be a registered name"),
+    ("ste-builtin-replaced", "`register_ste('relu', ...)`", "ValueError: built-in, choose another name",
+     lambda: cg.register_ste("relu", np.tanh, np.tanh), ValueError, "built-in STE and cannot be replaced"),
+    ("ste-not-callable", "`STE('x', mu, 3)`", "TypeError: mu_prime must be a callable",
+     lambda: cg.STE("x", np.tanh, 3), TypeError, "mu_prime must be a callable"),
+    ("ste-not-elementwise", "an STE whose `mu'` sums its input", "ValueError: it must be vectorized",
+     lambda: cg.check_admissible((np.sum, lambda z, b, a: np.sum(z))), ValueError, "must be vectorized"),
+    ("x-width", "`mlp_forward` with x of 2 columns for a 3-input net", "ValueError naming the axis and its length",
+     lambda: cg.mlp_forward(X[:, :2], PARAMS, 2, 1.0), ValueError, "axis 1 must have length 3"),
+    ("x-1d", "`mlp_forward` with one input as a 1-D array", "ValueError suggesting x[None]",
+     lambda: cg.mlp_forward(X[0], PARAMS, 2, 1.0), ValueError, r"pass x\[None\]"),
+    ("x-empty", "`mlp_forward` with an empty batch", "ValueError: x is empty",
+     lambda: cg.mlp_forward(X[:0], PARAMS, 2, 1.0), ValueError, "x is empty"),
+    ("weights-inf", "`mlp_forward` with inf in W", "ValueError: params.W contains non-finite values",
+     lambda: cg.mlp_forward(X, PARAMS._replace(W=PARAMS.W * np.inf), 2, 1.0), ValueError, "params.W contains"),
+    ("params-type", "`mlp_forward(x, [W, b])`", "TypeError: params must be an MLPParams",
+     lambda: cg.mlp_forward(X, [1, 2], 2, 1.0), TypeError, "params must be an MLPParams"),
+    ("labels-range", "`mlp_loss` with label 2 for 2 classes", "ValueError naming the range and the bad label",
+     lambda: cg.mlp_loss(FWD.f, [0, 1, 2, 0]), ValueError, r"must lie in \[0, 1\] for 2 classes; found label 2"),
+    ("labels-float", "`mlp_loss` with labels 0.5", "TypeError: integer class labels",
+     lambda: cg.mlp_loss(FWD.f, [0.5, 1, 1, 0]), TypeError, "integer class labels"),
+    ("labels-count", "`mlp_loss` with 3 labels for 4 samples", "ValueError: 3 labels but 4 samples",
+     lambda: cg.mlp_loss(FWD.f, [0, 1, 1]), ValueError, "labels has 3 labels but the batch has 4 samples"),
+    ("loss-kind", "`mlp_loss(..., kind='hinge')`", "ValueError listing the losses",
+     lambda: cg.mlp_loss(FWD.f, LABELS, "hinge"), ValueError, "kind must be one of cross_entropy, squared"),
+    ("pass-mismatch", "`mlp_coarse_grad` with a forward pass of another batch", "ValueError: do not belong to the same batch",
+     lambda: cg.mlp_coarse_grad(X[:2], PARAMS, FWD, np.zeros((2, 2)), "relu", 2, 1.0), ValueError, "same batch"),
+    ("Z-2d", "`ts_forward` with one sample as a 2-D Z", "ValueError suggesting Z[None]",
+     lambda: cg.ts_forward(Z[0], TEACHER.v_star, TEACHER.W_star, 2, 1.0), ValueError, r"pass Z\[None\]"),
+    ("v-length", "`ts_forward` with v of the wrong length", "ValueError naming p",
+     lambda: cg.ts_forward(Z, np.ones(5), TEACHER.W_star, 2, 1.0), ValueError, "p, the length of v"),
+    ("teacher-bits", "`Teacher(..., bits=9)`", "ValueError: bits must be an integer in [1, 8]",
+     lambda: P.Teacher(np.ones(2), np.ones((3, 2)), 9, 1.0), ValueError, r"bits must be an integer in \[1, 8\]"),
+    ("student-shape", "`population_loss` with W of another shape", "ValueError giving both shapes",
+     lambda: P.population_loss(TEACHER, TEACHER.v_star, np.ones((3, 1))), ValueError, "W has shape .3, 1. but"),
+    ("w-zero", "`population_grad` with a zero column of W", "ValueError: f is discontinuous at w_k = 0, move it",
+     _zero_column, ValueError, r"W\[:, 1\] = 0: the population loss is discontinuous"),
+    ("method", "`expected_coarse_grad(..., method='mc')`", "ValueError listing the methods",
+     lambda: P.expected_coarse_grad(TEACHER, TEACHER.v_star, TEACHER.W_star, "relu", method="mc"), ValueError,
+     "method must be one of auto, closed, gauss, quad"),
+    ("closed-form", "`method='closed'` for the log-tailed STE", "ValueError: no piecewise-constant description",
+     lambda: P.expected_coarse_grad(TEACHER, TEACHER.v_star, TEACHER.W_star, "log_tailed_relu", method="closed"),
+     ValueError, "no piecewise-constant description"),
+    ("rho", "`bvn_cdf(0, 0, rho=1.5)`", "ValueError: rho must lie in [-1, 1]",
+     lambda: P.bvn_cdf(0, 0, 1.5), ValueError, r"rho must lie in \[-1, 1\]"),
+    ("lr", "`mlp_train(..., lr=0)`", "ValueError: lr must be a finite number in (0, inf]",
+     lambda: train.mlp_train(X, LABELS, PARAMS, "relu", 2, 1.0, lr=0, epochs=1, batch_size=2, seed=0),
+     ValueError, r"lr must be a finite number in \(0"),
+    ("momentum", "`mlp_train(..., momentum=1)`", "ValueError: momentum must be in [0, 1)",
+     lambda: train.mlp_train(X, LABELS, PARAMS, "relu", 2, 1.0, lr=0.1, epochs=1, batch_size=2, seed=0, momentum=1.0),
+     ValueError, r"momentum must be a finite number in \[0.0, 1.0\)"),
+    ("diverging-sgd", "SGD with a huge step on huge inputs", "FloatingPointError: diverged in epoch 1; lower lr",
+     _diverging_training, FloatingPointError, "diverged in epoch 1"),
+    ("diverging-gd", "population descent with lr = 1e308", "FloatingPointError: the weights overflowed; lower lr",
+     lambda: train.population_descent(TEACHER, TEACHER.W_star + 1, "identity", lr=1e308, steps=3),
+     FloatingPointError, "weights overflowed"),
+    ("seed", "`mlp_init(..., seed='abc')`", "TypeError: seed must be an int, SeedSequence or Generator",
+     lambda: make_rng("abc"), TypeError, "seed must be an int"),
+    ("mc-batches", "`monte_carlo(..., n_batches=1)`", "ValueError: n_batches must be >= 2",
+     lambda: estimators.monte_carlo(np.mean, lambda g: g.random(3), 1, 0), ValueError, "n_batches must be an integer >= 2"),
+    ("synthetic-classes", "`blobs(classes=1)`", "ValueError: classes must be >= 2",
+     lambda: data.blobs(classes=1), ValueError, "classes must be an integer >= 2"),
+    ("idx-truncated", "an IDX file cut one byte short", "MnistError naming the file: truncated",
+     lambda: data.load_idx(_tmp_file(bytes([0, 0, 8, 1, 0, 0, 0, 3, 1, 2]))), data.MnistError,
+     r"train-labels-idx1-ubyte: truncated: header says \(3,\)"),
+    ("idx-gzip", "a corrupt .gz IDX file", "MnistError naming the file: corrupt or truncated gzip",
+     lambda: data.load_idx(_tmp_file(gzip.compress(b"\x00\x00\x08\x01")[:12])), data.MnistError,
+     "corrupt or truncated gzip"),
+    ("idx-magic", "a file that is not IDX", "MnistError: bad magic number",
+     lambda: data.load_idx(_tmp_file(b"hello world")), data.MnistError, "not an IDX file"),
+    ("mnist-missing", "`load_mnist` on a directory without the files", "MnistError suggesting the fetch command",
+     lambda: data.load_mnist(tempfile.mkdtemp()), data.MnistError, "run 'coarsegrad data fetch mnist"),
+    ("fetch-offline", "`fetch_mnist` with no network", "ConnectionError within seconds: no network?",
+     lambda: data.fetch_mnist(tempfile.mkdtemp(), mirrors=["http://127.0.0.1:9/"], timeout=2), ConnectionError,
+     "no network"),
+    ("cli-out-file", "`coarsegrad figures --out FILE`", "exit 2: exists and is not a directory",
+     lambda: _cli("figures", "--preset", "tiny", "--only", "staircase", "--out", str(_tmp_file(b"x", "f")), "--quiet"),
+     SystemExit, "2"),
+    ("cli-out-readonly", "`coarsegrad figures --out` a read-only directory", "exit 2: is not writable",
+     _unwritable_out, SystemExit, "2"),
+    ("cli-interrupt", "Ctrl-C during `coarsegrad figures`", "exit 130; no half-written or .part file",
+     _interrupted_figures, SystemExit, "130"),
+    ("cli-claim", "`coarsegrad verify --only 12`", "exit 2: unknown claim number",
+     lambda: _cli("verify", "--only", "12"), SystemExit, "2"),
+    ("cli-mnist-dir", "`coarsegrad train --data mnist` without --mnist-dir", "exit 2: needs --mnist-dir",
+     lambda: _cli("train", "--data", "mnist"), SystemExit, "2"),
+    ("cli-ste", "`coarsegrad train --ste relux`", "exit 2: unknown STE, lists the names",
+     lambda: _cli("train", "--ste", "relux", "--epochs", "1"), SystemExit, "2"),
+    ("cli-epochs", "`coarsegrad train --epochs 0`", "exit 2 (argparse): must be a positive integer",
+     lambda: main(["train", "--epochs", "0"]), SystemExit, "2"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_case(case, capsys):
+    _, _, _, call, exc, match = case
+    with pytest.raises(exc, match=match) as err:
+        call()
+    if exc is SystemExit:
+        assert str(err.value.code) == match
+        assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", ["sigma", "mlp_forward", "ts_forward", "population_loss", "expected_coarse_grad"])
+@given(seed=seeds, bad=st.sampled_from([np.nan, np.inf, -np.inf]), data_=st.data())
+def test_non_finite_anywhere_is_named(target, seed, bad, data_):
+    """A NaN or inf at any position of a numeric argument gives a ValueError naming the argument
+    and the index of the first bad entry."""
+    r = np.random.default_rng(seed)
+    if target == "sigma":
+        arr, name = r.standard_normal((3, 4)), "z"
+        call = lambda a: cg.sigma(a, 2, 1.0)
+    elif target == "mlp_forward":
+        arr, name = r.standard_normal((5, 3)), "x"
+        call = lambda a: cg.mlp_forward(a, PARAMS, 2, 1.0)
+    elif target == "ts_forward":
+        arr, name = r.standard_normal((2, 2, 3)), "Z"
+        call = lambda a: cg.ts_forward(a, TEACHER.v_star, TEACHER.W_star, 2, 1.0)
+    else:
+        arr, name = TEACHER.W_star + r.standard_normal(TEACHER.W_star.shape), "W"
+        call = ((lambda a: P.population_loss(TEACHER, TEACHER.v_star, a)) if target == "population_loss"
+                else (lambda a: P.expected_coarse_grad(TEACHER, TEACHER.v_star, a, "relu")))
+    index = tuple(data_.draw(st.integers(0, d - 1)) for d in arr.shape)
+    arr[index] = bad
+    with pytest.raises(ValueError, match=rf"{name} contains 1 non-finite value\(s\).*index {re_tuple(index)}"):
+        call(arr)
+
+
+def re_tuple(index):
+    return r"\(" + r", ".join(str(i) for i in index) + (r",\)" if len(index) == 1 else r"\)")
+
+
+def render_table() -> str:
+    lines = ["# Bad input: what happens, and the test that checks it", "",
+             "Generated from `CASES` in `tests/test_bad_input.py` (`python tests/test_bad_input.py` rewrites it); "
+             "each row is one parametrized case of `test_bad_input_case`. Numeric arguments are also fuzzed by "
+             "`test_non_finite_anywhere_is_named`: a NaN or inf at any position gives a `ValueError` naming the "
+             "argument and the index of the first bad entry. Files are written atomically throughout (a "
+             "temporary file renamed into place), so nothing already written is lost or half-written.", "",
+             f"{len(CASES)} cases.", "",
+             "| # | input | what happens | test |", "| --- | --- | --- | --- |"]
+    for i, (cid, what, outcome, *_rest) in enumerate(CASES, 1):
+        lines.append(f"| {i} | {what} | {outcome} | `test_bad_input_case[{cid}]` |")
+    return "\n".join(lines) + "\n"
+
+
+def test_bad_input_table_is_current():
+    assert len(CASES) >= 30
+    assert (ROOT / "docs" / "bad-input.md").read_text() == render_table(), \
+        "docs/bad-input.md is stale: run python tests/test_bad_input.py"
+
+
+if __name__ == "__main__":
+    (ROOT / "docs" / "bad-input.md").write_text(render_table())
+    print(f"wrote docs/bad-input.md ({len(CASES)} cases)")
