@@ -48,9 +48,6 @@ __all__ = [
     "IDENTITY", "RELU", "CLIPPED_RELU", "LOG_TAILED_RELU",
 ]
 
-#: A piece of a piecewise-constant ``mu'``: value ``value`` on the interval ``(lo, hi]``.
-Piece = tuple  # (lo, hi, value)
-
 
 @dataclass(frozen=True)
 class STE:
