@@ -96,3 +96,14 @@ def test_gaussian_smoothing_of_quantized_loss_is_informative():
 def test_estimator_bad_input(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_fourth_order_differences_are_more_accurate():
+    f = lambda y: float(np.sin(y[0]) * np.exp(y[1]))
+    x = np.array([0.4, -0.3])
+    exact = np.array([np.cos(0.4) * np.exp(-0.3), np.sin(0.4) * np.exp(-0.3)])
+    err2 = np.abs(finite_difference(f, x, h=1e-2) - exact).max()
+    err4 = np.abs(finite_difference(f, x, h=1e-2, order=4) - exact).max()
+    assert err4 < 1e-8 < err2 < 1e-4
+    with pytest.raises(ValueError, match="order must be 2 or 4"):
+        finite_difference(f, x, order=3)
