@@ -11,7 +11,13 @@ in the notation of Long, Yin & Xin (2021):
   your own) and the admissibility check M1-M4;
 - :mod:`coarsegrad.nets` -- the teacher-student model ``y_k = v^T sigma(Z w_k)`` and
   the two-layer perceptron ``f = V sigma(W x + b) + c``, with hand-derived coarse
-  gradients.
+  gradients;
+- :mod:`coarsegrad.population` -- exact Gaussian expectations: the population loss, its
+  gradient and the expected coarse gradient;
+- :mod:`coarsegrad.estimators` -- Monte Carlo, finite differences, Gaussian smoothing;
+- :mod:`coarsegrad.train` -- coarse gradient descent and SGD, sweeps on any executor;
+- :mod:`coarsegrad.claims` -- the theory's claims as functions returning their evidence;
+- :mod:`coarsegrad.data`, :mod:`coarsegrad.figures` -- data sets and the paper's figures.
 
 A minimal session::
 

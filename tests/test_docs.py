@@ -70,3 +70,10 @@ def test_relative_links_resolve(doc):
         if "://" in target:
             continue
         assert (path.parent / target).exists(), f"{doc} links to {target}, which does not exist"
+
+
+def test_package_docstring_examples_run():
+    import doctest
+    import coarsegrad
+    failures, tried = doctest.testmod(coarsegrad, verbose=False)
+    assert tried >= 3 and failures == 0
