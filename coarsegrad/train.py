@@ -149,21 +149,19 @@ def population_descent(teacher: Teacher, W0, ste, *, lr: float, steps: int, v0=N
     f0 = population_loss(teacher, v, W)
     f = f0
     for t in range(steps + 1):
-        if t % record_every == 0 or t == steps or (tol > 0 and f <= tol * f0):
-            extra = {}
-            if record_cosine:
-                Eg_W = expected_coarse_grad(teacher, v, W, ste)[1]
-                extra["cosine"] = _cosine(Eg_W, population_grad(teacher, v, W)[1])
+        converged = tol > 0 and f <= tol * f0
+        done = converged or t == steps
+        recording = done or t % record_every == 0
+        if not done or (recording and record_cosine):
+            Eg_v, Eg_W = expected_coarse_grad(teacher, v, W, ste)       # once per step, shared by both uses
+        if recording:
+            extra = {"cosine": _cosine(Eg_W, population_grad(teacher, v, W)[1])} if record_cosine else {}
             history.record(t, loss=f, **extra)
             if progress is not None:
                 progress(t, f)
-        if f <= tol * f0 and tol > 0:
-            history.stopped = "tolerance"
+        if done:
+            history.stopped = "tolerance" if converged else "steps"
             break
-        if t == steps:
-            history.stopped = "steps"
-            break
-        Eg_v, Eg_W = expected_coarse_grad(teacher, v, W, ste)
         with np.errstate(over="ignore", invalid="ignore"):      # checked just below
             W -= lr * Eg_W
             if train_v:
