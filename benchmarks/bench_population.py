@@ -38,7 +38,8 @@ def blas_info():
 def main():
     n, p, K, bits, alpha = 100, 16, 10, 2, 1.0
     rng = np.random.default_rng(0)
-    teacher = P.random_teacher(n, p, K, bits, alpha, rng)
+    stair = cg.Staircase(bits, alpha)
+    teacher = P.random_teacher(n, p, K, stair, rng)
     W = rng.standard_normal((n, K)) * np.linalg.norm(teacher.W_star, axis=0) / np.sqrt(n)
     v = teacher.v_star
     print(f"python {platform.python_version()}, {blas_info()}")
@@ -57,10 +58,10 @@ def main():
     means, start = [], time.perf_counter()
     for _ in range(20):
         Z = rng.standard_normal((batch, p, n))
-        fwd = cg.ts_forward(Z, v, W, bits, alpha, validate=False)
-        y_star = cg.ts_forward(Z, v, teacher.W_star, bits, alpha, validate=False).y
+        fwd = cg.ts_forward(Z, v, W, stair, validate=False)
+        y_star = cg.ts_forward(Z, v, teacher.W_star, stair, validate=False).y
         _, e = cg.ts_loss(fwd.y, y_star, validate=False)
-        means.append(cg.ts_coarse_grad(Z, v, fwd, e, "clipped_relu", bits, alpha, validate=False)[1])
+        means.append(cg.ts_coarse_grad(Z, v, fwd, e, "clipped_relu", stair, validate=False).W)
     per_sample = (time.perf_counter() - start) / (20 * batch)
     means = np.array(means)
     sample_sd = np.linalg.norm(means.std(axis=0, ddof=1)) * np.sqrt(batch)   # sd of one sample's g, in norm

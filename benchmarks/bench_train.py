@@ -24,10 +24,11 @@ import time
 import numpy as np
 
 import coarsegrad as cg
-from coarsegrad.train import mlp_train
+from coarsegrad.train import SGD, mlp_train
 
 N_IN, HIDDEN, K, BATCH, BITS = 784, 1000, 10, 256, 2
 ALPHA = 2.0 / 3.0
+STAIRCASE = cg.Staircase(BITS, ALPHA)
 
 
 def blas_threads():
@@ -60,12 +61,12 @@ def coarsegrad_epoch_time(n_samples, dtype, train_metrics="running"):
     """Seconds of one training epoch of ``mlp_train``: a 1-epoch run minus a 0-epoch run (set-up and
     the evaluation before training), so what remains is the library's own training loop."""
     x, y = data(n_samples, dtype)
-    p0 = cg.mlp_init(N_IN, HIDDEN, K, 0, bits=BITS, alpha=ALPHA, dtype=dtype)
+    p0 = cg.mlp_init(N_IN, HIDDEN, K, 0, staircase=STAIRCASE, dtype=dtype)
     runs = {}
     for epochs in (0, 1):
         start = time.perf_counter()
-        mlp_train(x, y, p0, "clipped_relu", BITS, ALPHA, lr=0.01, epochs=epochs, batch_size=BATCH, seed=0,
-                  momentum=0.9, train_metrics=train_metrics)
+        mlp_train(x, y, p0, "clipped_relu", STAIRCASE, SGD(lr=0.01, epochs=epochs, batch_size=BATCH, momentum=0.9),
+                  seed=0, train_metrics=train_metrics)
         runs[epochs] = time.perf_counter() - start
     return runs[1] - runs[0]
 
@@ -111,7 +112,7 @@ def torch_stepper(steps, threads):
 
     x_np, y_np = data(BATCH * steps, np.float32)
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
-    p0 = cg.mlp_init(N_IN, HIDDEN, K, 0, bits=BITS, alpha=ALPHA, dtype=np.float32)
+    p0 = cg.mlp_init(N_IN, HIDDEN, K, 0, staircase=STAIRCASE, dtype=np.float32)
     W, b, V, c = (torch.from_numpy(a.copy()).requires_grad_(True) for a in p0)
     opt = torch.optim.SGD([W, b, V, c], lr=0.01, momentum=0.9)
 

@@ -6,7 +6,8 @@ is piecewise constant in its weights: its gradient is zero almost everywhere. Th
 of a straight-through estimator (STE). coarsegrad implements, in plain NumPy and
 in the notation of Long, Yin & Xin (2021):
 
-- :mod:`coarsegrad.quant` -- the staircase ``sigma`` (bits, alpha);
+- :mod:`coarsegrad.quant` -- the staircase ``sigma`` as a :class:`Staircase` (bits, alpha,
+  ceil or round convention);
 - :mod:`coarsegrad.ste` -- STEs (identity, relu, clipped_relu, log_tailed_relu,
   your own) and the admissibility check M1-M4;
 - :mod:`coarsegrad.nets` -- the teacher-student model ``y_k = v^T sigma(Z w_k)`` and
@@ -22,7 +23,8 @@ in the notation of Long, Yin & Xin (2021):
 A minimal session::
 
     >>> import numpy as np, coarsegrad as cg
-    >>> cg.sigma(np.array([-1.0, 0.0, 0.3, 1.0, 5.0]), bits=2, alpha=0.5)
+    >>> sigma = cg.Staircase(bits=2, alpha=0.5)
+    >>> sigma(np.array([-1.0, 0.0, 0.3, 1.0, 5.0]))
     array([0. , 0. , 0.5, 1. , 1.5])
     >>> cg.check_admissible("identity").violated
     ('M2',)
@@ -30,20 +32,21 @@ A minimal session::
 The derivations are in docs/theory.md; which choices are ours rather than the
 paper's is in docs/paper-notes.md.
 """
-from .quant import levels, n_levels, sigma, thresholds
+from .quant import CONVENTIONS, Staircase
 from .ste import (STE, Admissibility, available_stes, check_admissible, get_ste, register_ste,
                   unregister_ste)
-from .nets import (MLPParams, MLPPass, TSPass, mlp_coarse_grad, mlp_forward, mlp_init, mlp_loss,
+from .nets import (MLPParams, MLPPass, TSGrads, TSPass, mlp_coarse_grad, mlp_forward, mlp_init, mlp_loss,
                    mlp_predict, one_hot, ts_coarse_grad, ts_forward, ts_loss, ts_predict)
+from . import population  # noqa: E402  (cg.population works after `import coarsegrad`)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "__version__",
-    "sigma", "n_levels", "thresholds", "levels",
+    "Staircase", "CONVENTIONS",
     "STE", "get_ste", "register_ste", "unregister_ste", "available_stes", "check_admissible",
     "Admissibility",
-    "TSPass", "ts_forward", "ts_loss", "ts_coarse_grad", "ts_predict",
+    "TSPass", "TSGrads", "ts_forward", "ts_loss", "ts_coarse_grad", "ts_predict",
     "MLPParams", "MLPPass", "mlp_init", "mlp_forward", "mlp_loss", "mlp_coarse_grad", "mlp_predict",
-    "one_hot",
+    "one_hot", "population",
 ]

@@ -27,20 +27,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import make_rng
-from .estimators import Estimate, finite_difference, monte_carlo, z_scores
+from .estimators import Estimate, cosine, finite_difference, monte_carlo, z_scores
 from .nets import mlp_forward, mlp_init, mlp_loss, ts_coarse_grad, ts_forward, ts_loss
 from .population import (Teacher, expected_coarse_grad, moment_c, moment_m, moment_q,
                          population_grad, population_loss, random_teacher)
-from .quant import levels, n_levels, sigma, thresholds
-from .ste import check_admissible
-from .train import population_descent, ts_sgd
+from .quant import Staircase
+from .ste import ADMISSIBLE_STES, BUILTIN_STES, check_admissible
+from .train import SGD, default_population_lr, population_descent, ts_sgd
 
 __all__ = ["Check", "ClaimResult", "PRESETS", "CLAIMS", "run_claims", "descent_regime",
            "claim_1", "claim_2", "claim_3", "claim_4", "claim_5", "claim_6", "claim_7", "claim_8",
            "ADMISSIBLE", "RELU_OVERSHOOT_COUNTEREXAMPLE", "ANTIPODAL_WEDGE_COUNTEREXAMPLE"]
 
-ADMISSIBLE = ("relu", "clipped_relu", "log_tailed_relu")
-ALL_STES = ADMISSIBLE + ("identity",)
+ADMISSIBLE = ADMISSIBLE_STES
+ALL_STES = ADMISSIBLE + tuple(s for s in BUILTIN_STES if s not in ADMISSIBLE)
 
 #: Sizes per preset. ``quick`` keeps ``coarsegrad verify --quick`` under a minute on 2 cores.
 PRESETS = {
@@ -143,7 +143,7 @@ def _random_config(rng, *, bits=None, K=None, v_positive=False):
     v_star = rng.standard_normal(p)
     if v_positive:
         v_star = np.abs(v_star) + 0.05
-    teacher = random_teacher(n, p, K, bits, alpha, rng, v_star=v_star)
+    teacher = random_teacher(n, p, K, Staircase(bits, alpha), rng, v_star=v_star)
     scale = np.exp(rng.uniform(-1.5, 1.5))
     W = rng.standard_normal((n, K)) * scale * np.linalg.norm(teacher.W_star, axis=0) / np.sqrt(n)
     return teacher, W
@@ -161,19 +161,20 @@ def claim_1(cfg, rng) -> ClaimResult:
     for bits in range(1, 9):
         for alpha in (1.0, 0.1, 0.3, 1 / 3, float(np.exp(rng.uniform(-3, 3)))):
             for dtype in (np.float64, np.float32):
-                L = n_levels(bits)
-                t = thresholds(bits, alpha, dtype)
+                sigma = Staircase(bits, alpha)
+                L = sigma.L
+                t = sigma.thresholds_in(dtype)
+                lv = sigma.levels_in(dtype)
                 z = np.sort(np.concatenate([
                     (rng.standard_normal(4000) * L * alpha + L * alpha / 2).astype(dtype),
                     t, np.nextafter(t, dtype(np.inf)), np.nextafter(t, dtype(-np.inf))]))
-                s = sigma(z, bits, alpha)
+                s = sigma(z)
                 definition = dtype(alpha) * (z[:, None] > t[None, :]).sum(axis=1).astype(dtype)
                 mismatches += int(np.sum(s != definition))
-                not_levels += int(np.sum(~np.isin(s, levels(bits, alpha, dtype))))
+                not_levels += int(np.sum(~np.isin(s, lv)))
                 decreases += int(np.sum(np.diff(s) < 0))
-                jump_errors += int(np.sum(sigma(t, bits, alpha) != levels(bits, alpha, dtype)[:-1]))
-                jump_errors += int(np.sum(sigma(np.nextafter(t, dtype(np.inf)), bits, alpha)
-                                          != levels(bits, alpha, dtype)[1:]))
+                jump_errors += int(np.sum(sigma(t) != lv[:-1]))
+                jump_errors += int(np.sum(sigma(np.nextafter(t, dtype(np.inf))) != lv[1:]))
                 cases += 1
     return ClaimResult(1, "staircase sigma: levels, thresholds, monotone",
                        f"bits 1..8 x 5 resolutions x float64/float32 ({cases} cases), inputs at and around every threshold",
@@ -196,8 +197,9 @@ def claim_2(cfg, rng) -> ClaimResult:
     for bits in (1, 2, 4):
         teacher, W = _random_config(rng, bits=bits)
         Z = _sample_Z(rng, 200, teacher)
-        y_star = ts_forward(Z, teacher.v_star, teacher.W_star, bits, teacher.alpha).y
-        loss = lambda W_: ts_loss(ts_forward(Z, teacher.v_star, W_, bits, teacher.alpha).y, y_star)[0]
+        stair = teacher.staircase
+        y_star = ts_forward(Z, teacher.v_star, teacher.W_star, stair).y
+        loss = lambda W_: ts_loss(ts_forward(Z, teacher.v_star, W_, stair).y, y_star)[0]
         h = 1e-9 * np.abs(W).max()
         for idx in np.ndindex(W.shape):
             E = np.zeros_like(W)
@@ -206,10 +208,10 @@ def claim_2(cfg, rng) -> ClaimResult:
             nonzero += diff != 0
             largest = max(largest, abs(diff))
             total += 1
-        params = mlp_init(6, 20, 3, rng, bits=bits, alpha=teacher.alpha)
+        params = mlp_init(6, 20, 3, rng, staircase=stair)
         x = rng.standard_normal((200, 6))
         labels = rng.integers(0, 3, 200)
-        mloss = lambda W_: mlp_loss(mlp_forward(x, params._replace(W=W_), bits, teacher.alpha).f, labels)[0]
+        mloss = lambda W_: mlp_loss(mlp_forward(x, params._replace(W=W_), stair).f, labels)[0]
         for idx in list(np.ndindex(params.W.shape))[::4]:
             E = np.zeros_like(params.W)
             E[idx] = 1e-9
@@ -231,16 +233,16 @@ def claim_2(cfg, rng) -> ClaimResult:
 def _ts_mc(teacher, W, ste, cfg, rng, v=None):
     """Monte Carlo of (m, q, c, f) and of the coarse gradient at (v, W), batch means."""
     v = teacher.v_star if v is None else v
-    bits, alpha = teacher.bits, teacher.alpha
+    stair = teacher.staircase
 
     def statistic(Z):
-        fwd = ts_forward(Z, v, W, bits, alpha, validate=False)
-        fs = ts_forward(Z, teacher.v_star, teacher.W_star, bits, alpha, validate=False)
+        fwd = ts_forward(Z, v, W, stair, validate=False)
+        fs = ts_forward(Z, teacher.v_star, teacher.W_star, stair, validate=False)
         s, s_star = fwd.sigma_h[:, 0, :], fs.sigma_h[:, 0, :]          # row 0: one z per sample
         loss, e = ts_loss(fwd.y, fs.y, validate=False)
         out = [s.mean(0), (s * s).mean(0), (s * s_star).mean(0), [loss]]
         if ste is not None:
-            out.append(ts_coarse_grad(Z, v, fwd, e, ste, bits, alpha, validate=False)[1].ravel())
+            out.append(ts_coarse_grad(Z, v, fwd, e, ste, stair, validate=False).W.ravel())
         return np.concatenate([np.ravel(o) for o in out])
 
     return monte_carlo(statistic, lambda g: _sample_Z(g, cfg["mc_batch"], teacher), cfg["mc_batches"], rng)
@@ -254,8 +256,8 @@ def claim_3(cfg, rng) -> ClaimResult:
         teacher, W = _random_config(rng, bits=bits)
         K = teacher.K
         est = _ts_mc(teacher, W, None, cfg, rng)
-        exact = np.concatenate([moment_m(W, bits, teacher.alpha), moment_q(W, bits, teacher.alpha),
-                                moment_c(W, teacher.W_star, bits, teacher.alpha),
+        stair = teacher.staircase
+        exact = np.concatenate([moment_m(W, stair), moment_q(W, stair), moment_c(W, teacher.W_star, stair),
                                 [population_loss(teacher, teacher.v_star, W)]])
         z = np.abs(z_scores(est, exact))
         worst = max(worst, float(z.max()))
@@ -284,7 +286,7 @@ def claim_4(cfg, rng) -> ClaimResult:
         fd = finite_difference(lambda X: population_loss(teacher, v, X), W, h=h, order=4)
         err = float(np.linalg.norm(fd - gW) / np.linalg.norm(gW))
         worst = max(worst, err)
-        rows.append(dict(bits=teacher.bits, n=teacher.n, K=teacher.K, rel_err=err))
+        rows.append(dict(bits=teacher.staircase.bits, n=teacher.n, K=teacher.K, rel_err=err))
     return ClaimResult(4, "exact grad f agrees with finite differences of exact f",
                        f"{len(rows)} random (v, W, teacher), bits 1-4, 4th-order central differences",
                        (Check("max ||FD - grad f|| / ||grad f||", worst, "<", FD_RTOL),), dict(configs=rows))
@@ -333,8 +335,9 @@ def descent_regime(teacher: Teacher, W, ste: str) -> bool:
         return False
     cos = np.sum(W * teacher.W_star, axis=0) / (r * r_star)
     theta = np.arccos(np.clip(cos, -1.0, 1.0))
-    bound = np.pi if teacher.bits == 1 else THETA_MAX
-    if np.any(theta > bound) or (teacher.bits == 1 and np.any(theta >= np.pi)):
+    bits = teacher.staircase.bits
+    bound = np.pi if bits == 1 else THETA_MAX
+    if np.any(theta > bound) or (bits == 1 and np.any(theta >= np.pi)):
         return False
     if ste == "relu" and teacher.v_star.sum() ** 2 < teacher.v_star @ teacher.v_star:
         return False
@@ -352,17 +355,12 @@ ANTIPODAL_WEDGE_COUNTEREXAMPLE = dict(v_star=[1.0, 0.5, 0.25], W_star=[[3.0], [0
                                       W=[[0.52 * np.cos(np.pi - 1e-3)], [0.52 * np.sin(np.pi - 1e-3)]])
 
 
-def _cos(a, b):
-    den = np.linalg.norm(a) * np.linalg.norm(b)
-    return float(np.sum(a * b) / den)
-
-
 def counterexample_cosines(example: dict) -> dict:
     """``cos(E g, grad f)`` for every built-in STE at a stored counterexample."""
-    teacher = Teacher(example["v_star"], example["W_star"], example["bits"], example["alpha"])
+    teacher = Teacher(example["v_star"], example["W_star"], Staircase(example["bits"], example["alpha"]))
     W = np.asarray(example["W"], dtype=np.float64)
     g = population_grad(teacher, teacher.v_star, W)[1]
-    return {ste: _cos(expected_coarse_grad(teacher, teacher.v_star, W, ste)[1], g) for ste in ALL_STES}
+    return {ste: cosine(expected_coarse_grad(teacher, teacher.v_star, W, ste)[1], g) for ste in ALL_STES}
 
 
 def _regime_config(rng, ste: str):
@@ -371,7 +369,8 @@ def _regime_config(rng, ste: str):
     a length 0.1 to 100 times the teacher's, off the plateau where alpha / |w_k| > 10 (docs/findings.md).
     Also returns which classes sit at a global minimizer (angle 0 with bits 1), where both vectors vanish."""
     teacher, _ = _random_config(rng, v_positive=(ste == "relu"))
-    top = np.pi - 1e-3 if teacher.bits == 1 else THETA_MAX * (1 - 1e-9)
+    bits, alpha = teacher.staircase.bits, teacher.staircase.alpha
+    top = np.pi - 1e-3 if bits == 1 else THETA_MAX * (1 - 1e-9)
     W = np.empty_like(teacher.W_star)
     at_min = np.zeros(teacher.K, dtype=bool)
     for k in range(teacher.K):
@@ -381,13 +380,13 @@ def _regime_config(rng, ste: str):
         theta = 0.0 if u < 0.05 else (top if u < 0.1 else rng.uniform(0, top))
         while True:
             ratio = 10 ** rng.uniform(-1, 2)
-            if teacher.bits == 1 or teacher.alpha / (ratio * r_star) <= 10:
+            if bits == 1 or alpha / (ratio * r_star) <= 10:
                 break
         o = rng.standard_normal(teacher.n)
         o -= (o @ w_star) / r_star**2 * w_star
         o /= np.linalg.norm(o)
         W[:, k] = ratio * (np.cos(theta) * w_star + np.sin(theta) * r_star * o)
-        at_min[k] = theta == 0.0 and teacher.bits == 1
+        at_min[k] = theta == 0.0 and bits == 1
     return teacher, W, at_min
 
 
@@ -440,12 +439,6 @@ def claim_6(cfg, rng) -> ClaimResult:
 # 7. Convergence
 # =========================================================================================
 
-def default_lr(teacher: Teacher) -> float:
-    """The step size used for population coarse gradient descent: ``1 / (|v*|^2 + (sum v*)^2)``."""
-    v = teacher.v_star
-    return 1.0 / (v @ v + v.sum() ** 2)
-
-
 def _direction_error(W, W_star, bits):
     """Largest relative error of the w_k (of their directions only when bits = 1)."""
     if bits == 1:
@@ -464,24 +457,26 @@ def claim_7(cfg, rng) -> ClaimResult:
             teacher, _ = _random_config(rng, bits=bits, v_positive=True, K=3)
             W0 = rng.standard_normal(teacher.W_star.shape) * np.linalg.norm(teacher.W_star, axis=0) / np.sqrt(teacher.n)
             for ste in ADMISSIBLE if i == 0 else ("clipped_relu",):
-                _, W, hist = population_descent(teacher, W0, ste, lr=default_lr(teacher), steps=cfg["gd_steps"],
+                _, W, hist = population_descent(teacher, W0, ste, lr=default_population_lr(teacher), steps=cfg["gd_steps"],
                                                 tol=GD_TOL / 10, record_every=cfg["gd_steps"])
                 ratio = float(hist["loss"][-1] / hist["loss"][0])
                 err = _direction_error(W, teacher.W_star, bits)
                 worst_ratio, worst_dir = max(worst_ratio, ratio), max(worst_dir, err)
                 runs.append(dict(ste=ste, bits=bits, steps=hist.step[-1], f_ratio=ratio, w_error=err))
     # Stochastic coarse gradients on a finite sample, agreement on held-out data.
-    teacher = random_teacher(8, 6, 4, 2, 1.0, rng, v_star=np.abs(rng.standard_normal(6)) + 0.2)
+    stair = Staircase(2, 1.0)
+    teacher = random_teacher(8, 6, 4, stair, rng, v_star=np.abs(rng.standard_normal(6)) + 0.2)
     N = cfg["sgd_samples"]
     Z, Z_test = _sample_Z(rng, N, teacher), _sample_Z(rng, 10000, teacher)
-    y = ts_forward(Z, teacher.v_star, teacher.W_star, 2, 1.0).y
-    y_test = ts_forward(Z_test, teacher.v_star, teacher.W_star, 2, 1.0).y
+    y = ts_forward(Z, teacher.v_star, teacher.W_star, stair).y
+    y_test = ts_forward(Z_test, teacher.v_star, teacher.W_star, stair).y
     W0 = rng.standard_normal(teacher.W_star.shape) * np.linalg.norm(teacher.W_star, axis=0) / np.sqrt(teacher.n)
     agreements = {}
     for ste in ("clipped_relu", "relu"):
-        _, _, hist = ts_sgd(Z, y, W0, teacher.v_star, ste, 2, 1.0, lr=0.5 * default_lr(teacher),
-                            epochs=cfg["sgd_epochs"], batch_size=64, seed=int(rng.integers(2**31)),
-                            momentum=0.9, schedule="cosine", eval_data=(Z_test, y_test))
+        sgd = SGD(lr=0.5 * default_population_lr(teacher), epochs=cfg["sgd_epochs"], batch_size=64, momentum=0.9,
+                  schedule="cosine")
+        _, _, hist = ts_sgd(Z, y, W0, teacher.v_star, ste, stair, sgd, seed=int(rng.integers(2**31)),
+                            eval_data=(Z_test, y_test))
         agreements[ste] = float(hist["agreement"][-1])
     return ClaimResult(7, "coarse gradient descent reaches the global minimum (perfect classification)",
                        f"population: exact E g, v = v* > 0, K = 3, bits 1, 2, 4, lr = 1/(|v*|^2 + (sum v*)^2), "
@@ -517,7 +512,7 @@ def claim_8(cfg, rng) -> ClaimResult:
         if v_s @ v_star < -0.1 * (v_star @ v_star) and abs(v_star.sum()) > 0.2:
             break
     w_star = rng.standard_normal((n, 1))
-    teacher = Teacher(v_star, w_star, 1, 1.0)
+    teacher = Teacher(v_star, w_star, Staircase(1, 1.0))
     W_s = -w_star
     norms = {ste: float(np.linalg.norm(expected_coarse_grad(teacher, v_s, W_s, ste)[1])) for ste in ("relu", "identity")}
     grad_norm = float(np.linalg.norm(np.concatenate([g.ravel() for g in population_grad(teacher, v_s, W_s)])))

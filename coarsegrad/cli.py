@@ -308,9 +308,9 @@ def _train(args) -> int:
     from . import data as D
     from .figures import resolution
     from .nets import mlp_init
-    from .quant import n_levels
+    from .quant import Staircase
     from .ste import get_ste
-    from .train import mlp_train
+    from .train import SGD, mlp_train
     get_ste(args.ste)
     if not 0 <= args.momentum < 1:
         raise ValueError(f"--momentum must lie in [0, 1); got {args.momentum}")
@@ -337,33 +337,33 @@ def _train(args) -> int:
         x, xt = x.astype(dtype), xt.astype(dtype)
     y, yt = y.astype(np.intp), yt.astype(np.intp)
     hidden = args.hidden or (256 if mnist else 64)
-    epochs = args.epochs or (8 if mnist else 100)
-    lr = args.lr or (0.05 if mnist else 0.1)
-    batch = args.batch_size or (64 if mnist else 32)
-    alpha = args.alpha or resolution(args.bits)
+    stair = Staircase(args.bits, args.alpha or resolution(args.bits))
+    sgd = SGD(lr=args.lr or (0.05 if mnist else 0.1), epochs=args.epochs or (8 if mnist else 100),
+              batch_size=args.batch_size or (64 if mnist else 32), momentum=args.momentum, schedule=args.schedule)
     K = int(max(y.max(), yt.max())) + 1
-    params0 = mlp_init(x.shape[1], hidden, K, args.seed, bits=args.bits, alpha=alpha, dtype=dtype)
+    params0 = mlp_init(x.shape[1], hidden, K, args.seed, staircase=stair, dtype=dtype)
     activation = (lambda h: np.maximum(h, 0)) if args.float_relu else None
     report = _progress(not args.quiet)
     start = time.perf_counter()
 
     def progress(epoch, record):
-        report(f"[train] epoch {epoch}/{epochs}: loss {record['loss']:.4f}, train acc {record['accuracy']:.4f}, "
+        report(f"[train] epoch {epoch}/{sgd.epochs}: loss {record['loss']:.4f}, train acc {record['accuracy']:.4f}, "
                f"test acc {record['test_accuracy']:.4f}  ({time.perf_counter() - start:.1f} s)")
 
     what = ("float ReLU" if args.float_relu else
-            f"{args.bits}-bit (alpha {alpha:.4g}, top {n_levels(args.bits) * alpha:.4g}), STE {args.ste}")
+            f"{args.bits}-bit (alpha {stair.alpha:.4g}, top {stair.top:.4g}), STE {args.ste}")
     report(f"[train] {args.data}: {x.shape[0]} train / {xt.shape[0]} test, {x.shape[1]}-{hidden}-{K}, {what}")
-    params, hist = mlp_train(x, y, params0, "relu" if args.float_relu else args.ste, args.bits, alpha, lr=lr,
-                             epochs=epochs, batch_size=batch, seed=args.seed, momentum=args.momentum,
-                             schedule=args.schedule, loss=args.loss, activation=activation, eval_data=(xt, yt),
-                             progress=progress)
+    params, hist = mlp_train(x, y, params0, "relu" if args.float_relu else args.ste, stair, sgd, seed=args.seed,
+                             loss=args.loss, activation=activation, eval_data=(xt, yt), progress=progress)
     print(f"final: training accuracy {hist['accuracy'][-1]:.4f}, test accuracy {hist['test_accuracy'][-1]:.4f}, "
           f"loss {hist['loss'][-1]:.4g} ({time.perf_counter() - start:.1f} s)")
     if args.json:
         check_writable_dir(Path(args.json).parent, "--json")
-        settings = {k: v for k, v in vars(args).items() if k not in ("run", "command")}
-        settings.update(hidden=hidden, epochs=epochs, lr=lr, batch_size=batch, alpha=alpha, dtype=str(dtype))
+        settings = {k: v for k, v in vars(args).items()
+                    if k not in ("run", "command", "lr", "epochs", "batch_size", "momentum", "schedule", "alpha")}
+        settings.update(hidden=hidden, staircase=dict(bits=stair.bits, alpha=stair.alpha,
+                                                      convention=stair.convention),
+                        sgd=sgd.as_dict(), dtype=str(dtype))
         write_json(args.json, {"version": __version__, "settings": settings, "history": hist.as_dict()})
     return 0
 

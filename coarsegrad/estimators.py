@@ -24,7 +24,19 @@ import numpy as np
 from ._checks import as_float_array, check_positive_int, check_real, make_rng
 
 __all__ = ["Estimate", "monte_carlo", "z_scores", "finite_difference", "crn_finite_difference",
-           "gaussian_smoothing_grad"]
+           "gaussian_smoothing_grad", "cosine"]
+
+
+def cosine(a, b) -> float:
+    r"""``cos(a, b) = <a, b> / (|a| |b|)`` over all entries; NaN when either is 0 (the angle is undefined).
+
+    The one cosine helper of the package: claims compare an expected coarse gradient with the
+    population gradient through it, and NaN evidence fails a claim's check.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    den = np.linalg.norm(a) * np.linalg.norm(b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.sum(a * b) / den) if den > 0 else float("nan")
 
 
 class Estimate(NamedTuple):

@@ -27,16 +27,16 @@ from matplotlib.figure import Figure
 from . import data as _data
 from .nets import mlp_init, mlp_predict
 from .population import random_teacher
-from .quant import n_levels, sigma
-from .ste import get_ste
-from .train import mlp_train, population_descent
+from .quant import Staircase
+from .ste import BUILTIN_STES, get_ste
+from .train import SGD, default_population_lr, mlp_train, population_descent
 
 __all__ = ["FIGURES", "PRESETS", "STE_NAMES", "resolution", "results_markdown",
            "staircase_data", "draw_staircase", "decision_regions_data", "draw_decision_regions",
            "training_curves_data", "draw_training_curves", "cosine_data", "draw_cosine",
            "population_loss_data", "draw_population_loss", "mnist_data", "draw_mnist"]
 
-STE_NAMES = ("identity", "relu", "clipped_relu", "log_tailed_relu")
+STE_NAMES = BUILTIN_STES
 FLOAT = "float_relu"
 COLORS = {"identity": "#d62728", "relu": "#1f77b4", "clipped_relu": "#ff7f0e", "log_tailed_relu": "#2ca02c",
           FLOAT: "#000000"}
@@ -64,7 +64,17 @@ PRESETS = {
 
 def resolution(bits: int) -> float:
     """``alpha = TOP / L``: the experiments' staircase spans ``[0, TOP]`` at every bit-width."""
-    return TOP / n_levels(bits)
+    return TOP / Staircase(bits).L
+
+
+def experiment_staircase(bits: int) -> Staircase:
+    """The staircase of the experiments at ``bits``: ``Staircase(bits, TOP / L)``."""
+    return Staircase(bits, resolution(bits))
+
+
+#: The optimizer settings of the experiments (docs/paper-notes.md, E2); epochs come from the preset.
+SYNTHETIC_SGD = dict(lr=0.1, batch_size=32, momentum=0.9, schedule="cosine")
+MNIST_SGD = dict(lr=0.05, batch_size=64, momentum=0.9, schedule="cosine")
 
 
 def _preset(preset: str) -> dict:
@@ -91,12 +101,13 @@ def staircase_data(preset: str = "fast", seed: int = 0, map_fn=map) -> dict:
     """``sigma`` for bits 1-3 (alpha = 1) and ``mu``, ``mu'`` of each STE at bits 2 (no randomness)."""
     cfg = _preset(preset)
     z = np.linspace(-1.0, 8.0, 10 * cfg["grid"] + 1)
-    stair = {str(b): sigma(z, b, 1.0).tolist() for b in (1, 2, 3)}
+    stair = {str(b): Staircase(b, 1.0)(z).tolist() for b in (1, 2, 3)}
     zs = np.linspace(-1.0, 5.0, 6 * cfg["grid"] + 1)
-    mus = {name: get_ste(name).mu(zs, 2, 1.0).tolist() for name in STE_NAMES}
-    primes = {name: get_ste(name).mu_prime(zs, 2, 1.0).tolist() for name in STE_NAMES}
+    two = Staircase(2, 1.0)
+    mus = {name: get_ste(name).mu(zs, two).tolist() for name in STE_NAMES}
+    primes = {name: get_ste(name).mu_prime(zs, two).tolist() for name in STE_NAMES}
     return dict(settings=dict(preset=preset, alpha=1.0, ste_bits=2), z=z.tolist(), sigma=stair,
-                z_ste=zs.tolist(), sigma_ste=sigma(zs, 2, 1.0).tolist(), mu=mus, mu_prime=primes)
+                z_ste=zs.tolist(), sigma_ste=two(zs).tolist(), mu=mus, mu_prime=primes)
 
 
 def draw_staircase(data: dict) -> Figure:
@@ -127,18 +138,18 @@ def draw_staircase(data: dict) -> Figure:
 def _synthetic_run(task: dict) -> dict:
     """One training run on a synthetic set: history, and predictions on a grid if asked."""
     x, y = _data.SYNTHETIC_SETS[task["set"]](n_samples=task["samples"], seed=task["data_seed"])
-    bits, ste = task["bits"], task["ste"]
-    alpha = resolution(bits)
+    ste = task["ste"]
+    stair = experiment_staircase(task["bits"])
     activation = (lambda h: np.maximum(h, 0)) if ste == FLOAT else None
-    params0 = mlp_init(2, task["hidden"], int(y.max()) + 1, task["seed"], bits=bits, alpha=alpha)
-    params, hist = mlp_train(x, y, params0, "relu" if ste == FLOAT else ste, bits, alpha, lr=task["lr"],
-                             epochs=task["epochs"], batch_size=32, seed=task["seed"], momentum=0.9,
-                             schedule="cosine", activation=activation)
-    out = dict(task=task, loss=hist["loss"].tolist(), accuracy=hist["accuracy"].tolist())
+    params0 = mlp_init(2, task["hidden"], int(y.max()) + 1, task["seed"], staircase=stair)
+    sgd = SGD(**SYNTHETIC_SGD, epochs=task["epochs"])
+    params, hist = mlp_train(x, y, params0, "relu" if ste == FLOAT else ste, stair, sgd, seed=task["seed"],
+                             activation=activation)
+    out = dict(task=task, sgd=sgd.as_dict(), loss=hist["loss"].tolist(), accuracy=hist["accuracy"].tolist())
     if task.get("grid"):
         g = np.linspace(-1.6, 1.6, task["grid"])
         gx, gy = np.meshgrid(g, g)
-        pred = mlp_predict(np.stack([gx.ravel(), gy.ravel()], axis=1), params, bits, alpha, activation=activation)
+        pred = mlp_predict(np.stack([gx.ravel(), gy.ravel()], axis=1), params, stair, activation=activation)
         # Compact JSON: each grid row as a string of class digits, points to 1e-6 (far below a pixel).
         rows = ["".join(map(str, row)) for row in pred.reshape(gx.shape)]
         out.update(grid=np.round(g, 6).tolist(), regions=rows, x=np.round(x, 6).tolist(), labels=y.tolist())
@@ -150,12 +161,12 @@ def decision_regions_data(preset: str = "fast", seed: int = 0, map_fn=map) -> di
     cfg = _preset(preset)
     data_seed, run_seed = _seeds(seed, 2)
     tasks = [dict(set="blobs", samples=cfg["syn_samples"], data_seed=data_seed, seed=run_seed, bits=2, ste=ste,
-                  hidden=cfg["syn_hidden"], epochs=cfg["syn_epochs"], lr=0.1, grid=cfg["grid"])
+                  hidden=cfg["syn_hidden"], epochs=cfg["syn_epochs"], grid=cfg["grid"])
              for ste in STE_NAMES + (FLOAT,)]
     runs = list(map_fn(_synthetic_run, tasks))
     return dict(settings=dict(preset=preset, seed=seed, set="blobs", classes=3, pieces=3, noise=0.08,
                               samples=cfg["syn_samples"], hidden=cfg["syn_hidden"], epochs=cfg["syn_epochs"],
-                              bits=2, alpha=resolution(2), lr=0.1, momentum=0.9, batch_size=32, schedule="cosine"),
+                              bits=2, alpha=resolution(2), sgd=runs[0]["sgd"]),
                 x=runs[0]["x"], labels=runs[0]["labels"], grid=runs[0]["grid"],
                 panels=[dict(ste=r["task"]["ste"], regions=r["regions"], train_accuracy=r["accuracy"][-1])
                         for r in runs])
@@ -187,15 +198,14 @@ def training_curves_data(preset: str = "fast", seed: int = 0, map_fn=map) -> dic
     cfg = _preset(preset)
     seeds = _seeds(seed, cfg["seeds"])
     tasks = [dict(set="blobs", samples=cfg["syn_samples"], data_seed=s, seed=s, bits=b, ste=ste,
-                  hidden=cfg["syn_hidden"], epochs=cfg["syn_epochs"], lr=0.1)
+                  hidden=cfg["syn_hidden"], epochs=cfg["syn_epochs"])
              for s in seeds for b in cfg["bits"] for ste in STE_NAMES]
     tasks += [dict(set="blobs", samples=cfg["syn_samples"], data_seed=s, seed=s, bits=cfg["bits"][0], ste=FLOAT,
-                   hidden=cfg["syn_hidden"], epochs=cfg["syn_epochs"], lr=0.1) for s in seeds]
+                   hidden=cfg["syn_hidden"], epochs=cfg["syn_epochs"]) for s in seeds]
     runs = list(map_fn(_synthetic_run, tasks))
     return dict(settings=dict(preset=preset, seed=seed, seeds=seeds, set="blobs", bits=list(cfg["bits"]),
                               samples=cfg["syn_samples"], hidden=cfg["syn_hidden"], epochs=cfg["syn_epochs"],
-                              alpha={str(b): resolution(b) for b in cfg["bits"]}, lr=0.1, momentum=0.9,
-                              batch_size=32, schedule="cosine"),
+                              alpha={str(b): resolution(b) for b in cfg["bits"]}, sgd=runs[0]["sgd"]),
                 runs=[dict(ste=r["task"]["ste"], bits=r["task"]["bits"], seed=r["task"]["seed"], loss=r["loss"],
                            accuracy=r["accuracy"]) for r in runs])
 
@@ -234,10 +244,9 @@ def _population_run(task: dict) -> dict:
     """Coarse GD on the exact population loss from one initialization."""
     rng = np.random.default_rng(task["seed"])
     n, p, K, bits = task["n"], task["p"], task["K"], task["bits"]
-    teacher = random_teacher(n, p, K, bits, resolution(bits), rng, v_star=np.abs(rng.standard_normal(p)) + 0.1)
+    teacher = random_teacher(n, p, K, experiment_staircase(bits), rng, v_star=np.abs(rng.standard_normal(p)) + 0.1)
     W0 = rng.standard_normal((n, K)) * np.linalg.norm(teacher.W_star, axis=0) / np.sqrt(n)
-    v = teacher.v_star
-    lr = 1.0 / (v @ v + v.sum() ** 2)
+    lr = default_population_lr(teacher)
     _, W, hist = population_descent(teacher, W0, task["ste"], lr=lr, steps=task["steps"],
                                     record_every=task["record_every"], record_cosine=task["cosine"])
     out = dict(task=task, step=hist.step, loss=hist["loss"].tolist())
@@ -329,15 +338,15 @@ def _mnist_run(task: dict) -> dict:
         x, y, xt, yt = x[: task["train"]], y[: task["train"]], xt[: task["test"]], yt[: task["test"]]
     dtype = np.float32
     x, xt = _data.to_float(x, dtype), _data.to_float(xt, dtype)
-    bits, ste = task["bits"], task["ste"]
-    alpha = resolution(bits)
+    ste = task["ste"]
+    stair = experiment_staircase(task["bits"])
     activation = (lambda h: np.maximum(h, 0)) if ste == FLOAT else None
-    params0 = mlp_init(784, task["hidden"], 10, task["seed"], bits=bits, alpha=alpha, dtype=dtype)
-    _, hist = mlp_train(x, y.astype(np.intp), params0, "relu" if ste == FLOAT else ste, bits, alpha, lr=0.05,
-                        epochs=task["epochs"], batch_size=64, seed=task["seed"], momentum=0.9, schedule="cosine",
+    params0 = mlp_init(784, task["hidden"], 10, task["seed"], staircase=stair, dtype=dtype)
+    sgd = SGD(**MNIST_SGD, epochs=task["epochs"])
+    _, hist = mlp_train(x, y.astype(np.intp), params0, "relu" if ste == FLOAT else ste, stair, sgd, seed=task["seed"],
                         activation=activation, eval_data=(xt, yt.astype(np.intp)))
-    return dict(task=task, test_accuracy=hist["test_accuracy"].tolist(), train_accuracy=hist["accuracy"].tolist(),
-                loss=hist["loss"].tolist())
+    return dict(task=task, sgd=sgd.as_dict(), test_accuracy=hist["test_accuracy"].tolist(),
+                train_accuracy=hist["accuracy"].tolist(), loss=hist["loss"].tolist())
 
 
 def mnist_data(preset: str = "fast", seed: int = 0, map_fn=map) -> dict:
@@ -358,7 +367,7 @@ def mnist_data(preset: str = "fast", seed: int = 0, map_fn=map) -> dict:
     return dict(settings=dict(preset=preset, seed=seed, sources=sources, train=cfg["mnist_train"],
                               test=cfg["mnist_test"], hidden=cfg["mnist_hidden"], epochs=cfg["mnist_epochs"],
                               bits=list(cfg["mnist_bits"]), alpha={str(b): resolution(b) for b in cfg["mnist_bits"]},
-                              lr=0.05, momentum=0.9, batch_size=64, schedule="cosine", dtype="float32"),
+                              sgd=runs[0]["sgd"], dtype="float32"),
                 runs=[dict(source=r["task"]["source"], ste=r["task"]["ste"], bits=r["task"]["bits"],
                            test_accuracy=r["test_accuracy"], train_accuracy=r["train_accuracy"]) for r in runs])
 
@@ -429,8 +438,9 @@ def results_markdown(figure_data: dict) -> str:
 
     lines += ["## Synthetic non-linear classes: perfect training classification", "",
               f"Blobs (3 classes, each a union of 3 Gaussian blobs around the unit circle, {s['samples']} points), "
-              f"perceptron 2-{s['hidden']}-3, {s['epochs']} epochs of SGD (lr {s['lr']}, momentum {s['momentum']}, "
-              f"batch {s['batch_size']}, {s['schedule']} schedule), alpha = {TOP:g} / L. "
+              f"perceptron 2-{s['hidden']}-3, {s['epochs']} epochs of SGD (lr {s['sgd']['lr']}, momentum "
+              f"{s['sgd']['momentum']}, batch {s['sgd']['batch_size']}, {s['sgd']['schedule']} schedule), "
+              f"alpha = {TOP:g} / L. "
               f"Each cell: runs with 100% training accuracy out of {len(s['seeds'])} seeds, and the mean final "
               "training accuracy.", ""]
     bits = s["bits"]
@@ -450,8 +460,9 @@ def results_markdown(figure_data: dict) -> str:
         what = (f"shipped subset, {ms['train']} training / {ms['test']} test digits" if source == "subset"
                 else "full MNIST, 60,000 training / 10,000 test digits")
         lines += [f"## MNIST ({what})", "",
-                  f"Perceptron 784-{ms['hidden']}-10, float32, {ms['epochs']} epochs of SGD (lr {ms['lr']}, momentum "
-                  f"{ms['momentum']}, batch {ms['batch_size']}, {ms['schedule']} schedule), alpha = {TOP:g} / L. "
+                  f"Perceptron 784-{ms['hidden']}-10, float32, {ms['epochs']} epochs of SGD (lr {ms['sgd']['lr']}, "
+                  f"momentum {ms['sgd']['momentum']}, batch {ms['sgd']['batch_size']}, {ms['sgd']['schedule']} "
+                  f"schedule), alpha = {TOP:g} / L. "
                   "Final test accuracy (%); the float ReLU network is trained the same way without quantization.", ""]
         lines.append("| STE | " + " | ".join(f"{b}-bit" for b in ms["bits"]) + " |")
         lines.append("| --- |" + " --- |" * len(ms["bits"]))

@@ -38,13 +38,12 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ._checks import (as_float_array, check_alpha, check_bits, check_dim, check_labels,
-                      check_positive_int, make_rng)
-from .quant import _sigma, n_levels
-from .ste import get_ste
+from ._checks import as_float_array, check_dim, check_labels, check_positive_int, make_rng
+from .quant import Staircase
+from .ste import check_staircase, get_ste
 
 __all__ = [
-    "TSPass", "ts_forward", "ts_loss", "ts_coarse_grad", "ts_predict",
+    "TSPass", "TSGrads", "ts_forward", "ts_loss", "ts_coarse_grad", "ts_predict",
     "MLPParams", "MLPPass", "mlp_init", "mlp_forward", "mlp_loss", "mlp_coarse_grad",
     "mlp_predict", "one_hot", "LOSSES",
 ]
@@ -52,10 +51,10 @@ __all__ = [
 LOSSES = ("cross_entropy", "squared")
 
 
-def _activate(h: np.ndarray, bits: int, alpha: float, activation: Callable | None) -> np.ndarray:
+def _activate(h: np.ndarray, staircase: Staircase, activation: Callable | None) -> np.ndarray:
     """``sigma(h)``, or ``activation(h)`` when one is given."""
     if activation is None:
-        return _sigma(h, n_levels(bits), alpha)
+        return staircase._apply(h)
     out = np.asarray(activation(h))
     if out.shape != h.shape:
         raise ValueError(f"activation returned shape {out.shape} for pre-activations of shape {h.shape}; "
@@ -94,7 +93,7 @@ def _check_ts(Z, v, W):
     return Z, v, W
 
 
-def ts_forward(Z, v, W, bits: int, alpha: float, *, activation: Callable | None = None,
+def ts_forward(Z, v, W, staircase: Staircase, *, activation: Callable | None = None,
                validate: bool = True) -> TSPass:
     """Forward pass ``y_k = v^T sigma(Z w_k)`` of the teacher-student model.
 
@@ -106,10 +105,10 @@ def ts_forward(Z, v, W, bits: int, alpha: float, *, activation: Callable | None 
         Second-layer weights, shared by all classes.
     W : array_like, shape (n, K)
         First-layer weights; column ``k`` is ``w_k``.
-    bits, alpha : int, float
-        The staircase ``sigma``.
+    staircase : Staircase
+        The activation ``sigma``.
     activation : callable, optional
-        Replaces ``sigma`` (e.g. ``lambda h: ste.mu(h, bits, alpha)``).
+        Replaces ``sigma`` (e.g. ``lambda h: ste.mu(h, staircase)``).
     validate : bool
         Check shapes and finiteness (turn off only in tight loops on checked data).
 
@@ -120,9 +119,9 @@ def ts_forward(Z, v, W, bits: int, alpha: float, *, activation: Callable | None 
     """
     if validate:
         Z, v, W = _check_ts(Z, v, W)
-        bits, alpha = check_bits(bits), check_alpha(alpha)
+        check_staircase(staircase)._alpha_in(Z.dtype)
     h = Z @ W                                              # (N, p, K): h[s, i, k] = z_i^T w_k
-    sigma_h = _activate(h, bits, alpha, activation)       # (N, p, K)
+    sigma_h = _activate(h, staircase, activation)         # (N, p, K)
     y = np.einsum("spk,p->sk", sigma_h, v)                 # (N, K)
     return TSPass(h, sigma_h, y)
 
@@ -152,8 +151,22 @@ def ts_loss(y, y_star, *, validate: bool = True) -> tuple[float, np.ndarray]:
     return 0.5 * float(np.sum(r * r)) / N, r / N
 
 
-def ts_coarse_grad(Z, v, fwd: TSPass, e, ste, bits: int, alpha: float, *,
-                   validate: bool = True) -> tuple[np.ndarray, np.ndarray]:
+class TSGrads(NamedTuple):
+    """Coarse gradient of the teacher-student loss (the shapes of ``v`` and ``W``).
+
+    Attributes
+    ----------
+    v : ndarray, shape (p,)
+        ``dl/dv`` (exact).
+    W : ndarray, shape (n, K)
+        ``d~l/dW`` (coarse).
+    """
+
+    v: np.ndarray
+    W: np.ndarray
+
+
+def ts_coarse_grad(Z, v, fwd: TSPass, e, ste, staircase: Staircase, *, validate: bool = True) -> TSGrads:
     """Coarse gradient of the batch loss in ``(v, W)``, from :func:`ts_forward`'s pass.
 
     With ``e = d loss / d y`` (from :func:`ts_loss`)::
@@ -169,37 +182,37 @@ def ts_coarse_grad(Z, v, fwd: TSPass, e, ste, bits: int, alpha: float, *,
         The forward pass of the same batch and weights.
     e : array_like, shape (N, K)
         ``d loss / d y``.
-    ste : str, STE or (mu, mu_prime)
-    bits, alpha : int, float
+    ste : str, STE, (name, mu, mu_prime) or (mu, mu_prime)
+    staircase : Staircase
 
     Returns
     -------
-    g_v : ndarray, shape (p,)
-    g_W : ndarray, shape (n, K)
+    TSGrads
+        ``v`` (p,) and ``W`` (n, K).
     """
     mu_prime = get_ste(ste).mu_prime
     if validate:
         Z = as_float_array(Z, "Z", ndim=3, shape_doc="(N, p, n)")
         v = as_float_array(v, "v", ndim=1, shape_doc="(p,)")
         e = as_float_array(e, "e", ndim=2, shape_doc="(N, K)")
-        bits, alpha = check_bits(bits), check_alpha(alpha)
+        check_staircase(staircase)
         if fwd.h.shape[:2] != Z.shape[:2] or fwd.h.shape[1] != v.shape[0] or e.shape != fwd.y.shape:
             raise ValueError(f"fwd (h {fwd.h.shape}), Z {Z.shape}, v {v.shape} and e {e.shape} do not belong "
                              f"to the same batch; pass the TSPass that ts_forward returned for this Z and v")
     g_v = np.einsum("spk,sk->p", fwd.sigma_h, e)                      # (p,)
-    back = mu_prime(fwd.h, bits, alpha) * v[:, None] * e[:, None, :]  # (N, p, K): e_sk v_i mu'(z_i^T w_k)
+    back = mu_prime(fwd.h, staircase) * v[:, None] * e[:, None, :]    # (N, p, K): e_sk v_i mu'(z_i^T w_k)
     g_W = np.einsum("spn,spk->nk", Z, back)                           # (n, K)
-    return g_v, g_W
+    return TSGrads(g_v, g_W)
 
 
-def ts_predict(Z, v, W, bits: int, alpha: float) -> np.ndarray:
+def ts_predict(Z, v, W, staircase: Staircase) -> np.ndarray:
     """Predicted class ``argmax_k y_k(Z)`` (ties go to the smallest ``k``).
 
     Returns
     -------
     ndarray of int, shape (N,)
     """
-    return np.argmax(ts_forward(Z, v, W, bits, alpha).y, axis=1)
+    return np.argmax(ts_forward(Z, v, W, staircase).y, axis=1)
 
 
 # =========================================================================================
@@ -241,7 +254,7 @@ class MLPPass(NamedTuple):
     f: np.ndarray
 
 
-def mlp_init(n: int, m: int, K: int, seed, *, bits: int = 2, alpha: float = 1.0,
+def mlp_init(n: int, m: int, K: int, seed, *, staircase: Staircase = Staircase(),
              dtype=np.float64) -> MLPParams:
     """Random initial weights for an ``n``-``m``-``K`` perceptron.
 
@@ -253,18 +266,19 @@ def mlp_init(n: int, m: int, K: int, seed, *, bits: int = 2, alpha: float = 1.0,
     n, m, K : int
         Input, hidden and output sizes.
     seed : int, SeedSequence or Generator
-    bits, alpha : int, float
-        The staircase the network will use (sets the scale of ``V`` and ``b``).
-    dtype : numpy dtype
+    staircase : Staircase
+        The activation the network will use (its top level ``L alpha`` sets the scale of ``V``).
+    dtype : numpy floating dtype
 
     Returns
     -------
     MLPParams
     """
     n, m, K = (check_positive_int(x, name) for x, name in ((n, "n"), (m, "m"), (K, "K")))
-    bits, alpha = check_bits(bits), check_alpha(alpha)
+    top = check_staircase(staircase).top
+    if np.dtype(dtype).kind != "f":
+        raise TypeError(f"dtype must be a floating dtype such as float64 or float32 (weights are real); got {dtype!r}")
     rng = make_rng(seed)
-    top = n_levels(bits) * alpha
     W = rng.standard_normal((m, n)) * np.sqrt(2.0 / n)
     b = np.zeros(m)
     V = rng.standard_normal((K, m)) / (np.sqrt(m) * top)
@@ -272,7 +286,7 @@ def mlp_init(n: int, m: int, K: int, seed, *, bits: int = 2, alpha: float = 1.0,
     return MLPParams(*(a.astype(dtype) for a in (W, b, V, c)))
 
 
-def _check_mlp(x, params):
+def _check_mlp(x, params, *, x_name: str = "x"):
     if not isinstance(params, MLPParams):
         if isinstance(params, tuple) and len(params) == 4:
             params = MLPParams(*params)
@@ -285,12 +299,12 @@ def _check_mlp(x, params):
     check_dim(b, 0, W.shape[0], "params.b", "m, the number of rows of W")
     check_dim(V, 1, W.shape[0], "params.V", "m, the number of rows of W")
     check_dim(c, 0, V.shape[0], "params.c", "K, the number of rows of V")
-    x = as_float_array(x, "x", ndim=2, shape_doc="(N, n); for one input pass x[None]")
-    check_dim(x, 1, W.shape[1], "x", "n, the number of columns of W")
+    x = as_float_array(x, x_name, ndim=2, shape_doc="(N, n); for one input pass x[None]")
+    check_dim(x, 1, W.shape[1], x_name, "n, the number of columns of W")
     return x, MLPParams(W, b, V, c)
 
 
-def mlp_forward(x, params: MLPParams, bits: int, alpha: float, *,
+def mlp_forward(x, params: MLPParams, staircase: Staircase, *,
                 activation: Callable | None = None, validate: bool = True) -> MLPPass:
     """Forward pass ``h = W x + b``, ``f = V sigma(h) + c`` for a batch.
 
@@ -298,8 +312,8 @@ def mlp_forward(x, params: MLPParams, bits: int, alpha: float, *,
     ----------
     x : array_like, shape (N, n)
     params : MLPParams
-    bits, alpha : int, float
-        The staircase ``sigma``.
+    staircase : Staircase
+        The activation ``sigma``.
     activation : callable, optional
         Replaces ``sigma`` (e.g. a smooth ``mu``, or ``np.maximum(h, 0)`` for a float ReLU net).
     validate : bool
@@ -312,25 +326,26 @@ def mlp_forward(x, params: MLPParams, bits: int, alpha: float, *,
     """
     if validate:
         x, params = _check_mlp(x, params)
-        bits, alpha = check_bits(bits), check_alpha(alpha)
+        check_staircase(staircase)._alpha_in(x.dtype)
     W, b, V, c = params
     h = x @ W.T                                   # (N, m)
     h += b
-    sigma_h = _activate(h, bits, alpha, activation)
+    sigma_h = _activate(h, staircase, activation)
     f = sigma_h @ V.T                             # (N, K)
     f += c
     return MLPPass(h, sigma_h, f)
 
 
 def one_hot(labels, K: int, dtype=np.float64) -> np.ndarray:
-    """One-hot rows: ``Y[s, labels[s]] = 1``. Shape ``(N, K)``."""
-    labels = np.asarray(labels)
+    """One-hot rows: ``Y[s, labels[s]] = 1``. Shape ``(N, K)``; labels must lie in ``[0, K)``."""
+    K = check_positive_int(K, "K")
+    labels = check_labels(labels, "labels", n_classes=K, n_samples=len(np.atleast_1d(labels)))
     Y = np.zeros((labels.shape[0], K), dtype=dtype)
     Y[np.arange(labels.shape[0]), labels] = 1
     return Y
 
 
-def mlp_loss(f, labels, kind: str = "cross_entropy", *, validate: bool = True) -> tuple[float, np.ndarray]:
+def mlp_loss(f, labels, loss: str = "cross_entropy", *, validate: bool = True) -> tuple[float, np.ndarray]:
     r"""Batch-mean loss of the logits ``f`` and its derivative ``delta = d loss / d f``.
 
     ``cross_entropy``: ``l = logsumexp(f) - f_y``, ``delta = (softmax(f) - onehot(y)) / N``,
@@ -344,7 +359,7 @@ def mlp_loss(f, labels, kind: str = "cross_entropy", *, validate: bool = True) -
     f : array_like, shape (N, K)
     labels : array_like of int, shape (N,)
         Classes in ``[0, K)``.
-    kind : {"cross_entropy", "squared"}
+    loss : {"cross_entropy", "squared"}
 
     Returns
     -------
@@ -352,14 +367,14 @@ def mlp_loss(f, labels, kind: str = "cross_entropy", *, validate: bool = True) -
         Mean over the batch.
     delta : ndarray, shape (N, K)
     """
-    if kind not in LOSSES:
-        raise ValueError(f"kind must be one of {', '.join(LOSSES)}; got {kind!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
     if validate:
         f = as_float_array(f, "f", ndim=2, shape_doc="(N, K)")
         labels = check_labels(labels, "labels", n_classes=f.shape[1], n_samples=f.shape[0])
     N, K = f.shape
     rows = np.arange(N)
-    if kind == "squared":
+    if loss == "squared":
         r = f - one_hot(labels, K, f.dtype)
         return 0.5 * float(np.sum(r * r)) / N, r / N
     # Softmax cross-entropy, accurate to rounding even when a prediction is confidently right:
@@ -373,14 +388,14 @@ def mlp_loss(f, labels, kind: str = "cross_entropy", *, validate: bool = True) -
     others = expf.sum(axis=1)
     total = others + e_y
     near_top = np.log1p(others / np.where(e_y > 0.5, e_y, 1.0))    # used only where e_y > 0.5
-    loss = float(np.mean(np.where(e_y > 0.5, near_top, np.log(total) - s_y)))
+    value = float(np.mean(np.where(e_y > 0.5, near_top, np.log(total) - s_y)))
     delta = expf / total[:, None]
     delta[rows, labels] = -others / total
     delta /= N
-    return loss, delta
+    return value, delta
 
 
-def mlp_coarse_grad(x, params: MLPParams, fwd: MLPPass, delta, ste, bits: int, alpha: float, *,
+def mlp_coarse_grad(x, params: MLPParams, fwd: MLPPass, delta, ste, staircase: Staircase, *,
                     freeze_second_layer: bool = False, validate: bool = True,
                     out: MLPParams | None = None) -> MLPParams:
     """Coarse gradient of the batch loss, from :func:`mlp_forward`'s pass and ``delta``.
@@ -399,8 +414,8 @@ def mlp_coarse_grad(x, params: MLPParams, fwd: MLPPass, delta, ste, bits: int, a
         The forward pass of the same batch and weights.
     delta : array_like, shape (N, K)
         ``d loss / d f`` from :func:`mlp_loss`.
-    ste : str, STE or (mu, mu_prime)
-    bits, alpha : int, float
+    ste : str, STE, (name, mu, mu_prime) or (mu, mu_prime)
+    staircase : Staircase
     freeze_second_layer : bool
         Return zero gradients for ``V`` and ``c`` (the second layer stays fixed).
     out : MLPParams, optional
@@ -416,13 +431,13 @@ def mlp_coarse_grad(x, params: MLPParams, fwd: MLPPass, delta, ste, bits: int, a
     if validate:
         x, params = _check_mlp(x, params)
         delta = as_float_array(delta, "delta", ndim=2, shape_doc="(N, K)")
-        bits, alpha = check_bits(bits), check_alpha(alpha)
+        check_staircase(staircase)
         if fwd.h.shape != (x.shape[0], params.W.shape[0]) or delta.shape != fwd.f.shape:
             raise ValueError(f"fwd (h {fwd.h.shape}, f {fwd.f.shape}), x {x.shape} and delta {delta.shape} do "
                              f"not belong to the same batch; pass the MLPPass that mlp_forward returned for x")
     W, b, V, c = params
     G = delta @ V                                  # (N, m): V^T delta for each sample
-    G *= mu_prime(fwd.h, bits, alpha)              # ... times mu'(h): the straight-through step
+    G *= mu_prime(fwd.h, staircase)                # ... times mu'(h): the straight-through step
     if out is None:
         out = MLPParams(*(np.empty_like(a) for a in params))
     gW, gb, gV, gc = out
@@ -437,7 +452,7 @@ def mlp_coarse_grad(x, params: MLPParams, fwd: MLPPass, delta, ste, bits: int, a
     return out
 
 
-def mlp_predict(x, params: MLPParams, bits: int, alpha: float, *,
+def mlp_predict(x, params: MLPParams, staircase: Staircase, *,
                 activation: Callable | None = None) -> np.ndarray:
     """Predicted class ``argmax_k f_k(x)`` (ties go to the smallest ``k``).
 
@@ -445,4 +460,4 @@ def mlp_predict(x, params: MLPParams, bits: int, alpha: float, *,
     -------
     ndarray of int, shape (N,)
     """
-    return np.argmax(mlp_forward(x, params, bits, alpha, activation=activation).f, axis=1)
+    return np.argmax(mlp_forward(x, params, staircase, activation=activation).f, axis=1)

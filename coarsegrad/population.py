@@ -57,10 +57,9 @@ import numpy as np
 from scipy import integrate
 from scipy.special import ndtr, owens_t
 
-from ._checks import (as_float_array, check_alpha, check_bits, check_dim, check_positive_int,
-                      make_rng)
-from .quant import _sigma, n_levels
-from .ste import get_ste
+from ._checks import as_float_array, check_dim, check_positive_int, make_rng
+from .quant import Staircase
+from .ste import check_staircase, get_ste
 
 __all__ = [
     "Teacher", "random_teacher", "bvn_cdf",
@@ -100,16 +99,17 @@ class Teacher:
         Second-layer weights (shared by the classes).
     W_star : array_like, shape (n, K)
         First-layer weights, one column ``w*_k`` per class.
-    bits, alpha : int, float
-        The staircase ``sigma`` that teacher and student share.
+    staircase : Staircase
+        The activation ``sigma`` that teacher and student share (at most
+        :data:`MAX_POPULATION_BITS` bits).
 
-    The arrays are copied and made read-only.
+    The arrays are copied and made read-only. Two teachers are equal when their arrays are
+    equal element for element and their staircases are equal; they hash accordingly.
     """
 
     v_star: np.ndarray
     W_star: np.ndarray
-    bits: int
-    alpha: float
+    staircase: Staircase
 
     def __post_init__(self):
         v_star = as_float_array(self.v_star, "v_star", ndim=1, shape_doc="(p,)", dtype=np.float64).copy()
@@ -118,8 +118,24 @@ class Teacher:
         W_star.flags.writeable = False
         object.__setattr__(self, "v_star", v_star)
         object.__setattr__(self, "W_star", W_star)
-        object.__setattr__(self, "bits", check_bits(self.bits, max_bits=MAX_POPULATION_BITS))
-        object.__setattr__(self, "alpha", check_alpha(self.alpha))
+        check_staircase(self.staircase)
+        if self.staircase.bits > MAX_POPULATION_BITS:
+            raise ValueError(f"the exact population formulas sum L^2 bivariate normal probabilities per class: "
+                             f"staircase.bits must be at most {MAX_POPULATION_BITS}; got {self.staircase.bits}")
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Teacher):
+            return NotImplemented
+        return (self.staircase == other.staircase and self.v_star.shape == other.v_star.shape
+                and self.W_star.shape == other.W_star.shape and bool(np.array_equal(self.v_star, other.v_star))
+                and bool(np.array_equal(self.W_star, other.W_star)))
+
+    def __hash__(self) -> int:
+        return hash((self.staircase, self.v_star.shape, self.v_star.tobytes(), self.W_star.shape,
+                     self.W_star.tobytes()))
+
+    def __repr__(self) -> str:
+        return f"Teacher(p={self.p}, n={self.n}, K={self.K}, {self.staircase!r})"
 
     @property
     def p(self) -> int:
@@ -137,7 +153,7 @@ class Teacher:
         return self.W_star.shape[1]
 
 
-def random_teacher(n: int, p: int, K: int, bits: int, alpha: float, seed, *,
+def random_teacher(n: int, p: int, K: int, staircase: Staircase, seed, *,
                    v_star=None) -> Teacher:
     """A random teacher: ``w*_k ~ N(0, I_n) * L alpha / sqrt(n)`` and ``v* ~ N(0, I_p)``.
 
@@ -146,7 +162,7 @@ def random_teacher(n: int, p: int, K: int, bits: int, alpha: float, seed, *,
     Parameters
     ----------
     n, p, K : int
-    bits, alpha : int, float
+    staircase : Staircase
     seed : int, SeedSequence or Generator
     v_star : array_like, shape (p,), optional
         Use this second layer instead of a random one.
@@ -156,12 +172,12 @@ def random_teacher(n: int, p: int, K: int, bits: int, alpha: float, seed, *,
     Teacher
     """
     n, p, K = (check_positive_int(x, name) for x, name in ((n, "n"), (p, "p"), (K, "K")))
-    bits, alpha = check_bits(bits, max_bits=MAX_POPULATION_BITS), check_alpha(alpha)
+    check_staircase(staircase)
     rng = make_rng(seed)
-    W_star = rng.standard_normal((n, K)) * (n_levels(bits) * alpha / np.sqrt(n))
+    W_star = rng.standard_normal((n, K)) * (staircase.top / np.sqrt(n))
     if v_star is None:
         v_star = rng.standard_normal(p)
-    return Teacher(v_star, W_star, bits, alpha)
+    return Teacher(v_star, W_star, staircase)
 
 
 def _check_student(teacher: Teacher, v, W):
@@ -196,7 +212,7 @@ def _flatten(teacher: Teacher, W3: np.ndarray):
     S, n, K = W3.shape
     if S == 1:
         return teacher, W3[0]
-    tiled = Teacher(teacher.v_star, np.tile(teacher.W_star, (1, S)), teacher.bits, teacher.alpha)
+    tiled = Teacher(teacher.v_star, np.tile(teacher.W_star, (1, S)), teacher.staircase)
     return tiled, W3.transpose(1, 0, 2).reshape(n, S * K)
 
 
@@ -228,8 +244,8 @@ class _Geometry(NamedTuple):
     s: np.ndarray          # sin theta >= 0
     one_minus_rho: np.ndarray   # 1 - rho, accurate near theta = 0
     one_plus_rho: np.ndarray    # 1 + rho, accurate near theta = pi
-    t: np.ndarray          # (K, L) k alpha / |w_k|   (thresholds of sigma(z^T w) in units of |w|)
-    c: np.ndarray          # (K, L) l alpha / |w*_k|
+    t: np.ndarray          # (K, L) t_k / |w_k|   (thresholds of sigma(z^T w) in units of |w|)
+    c: np.ndarray          # (K, L) t_l / |w*_k|
     student_on: np.ndarray  # w_k != 0
     teacher_on: np.ndarray  # w*_k != 0
 
@@ -251,7 +267,7 @@ def _column_norms(W: np.ndarray) -> np.ndarray:
         return big * np.linalg.norm(W / safe, axis=0)
 
 
-def _geometry(W: np.ndarray, W_star: np.ndarray, bits: int, alpha: float) -> _Geometry:
+def _geometry(W: np.ndarray, W_star: np.ndarray, staircase: Staircase) -> _Geometry:
     r = _column_norms(W)
     r_star = _column_norms(W_star)
     student_on, teacher_on = r > 0, r_star > 0
@@ -273,7 +289,7 @@ def _geometry(W: np.ndarray, W_star: np.ndarray, bits: int, alpha: float) -> _Ge
     d -= np.sum(w_hat * d, axis=0) * w_hat         # Gram-Schmidt twice: e_perp orthogonal to w^ to rounding even when theta ~ 0
     d_norm = np.linalg.norm(d, axis=0)
     e_perp = np.divide(d, d_norm, out=np.zeros_like(d), where=both & (d_norm > 0) & (s > 0))
-    ks = np.arange(n_levels(bits)) * alpha
+    ks = staircase.thresholds
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # |w| = 0 rows masked below; tiny |w|: t -> inf
         t = np.where(student_on[:, None], ks[None, :] / r[:, None], np.inf)
         c = np.where(teacher_on[:, None], ks[None, :] / r_star[:, None], np.inf)
@@ -383,7 +399,7 @@ def _weights_matrix(W, name):
     return as_float_array(W, name, ndim=2, shape_doc="(n, K)", dtype=np.float64)
 
 
-def moment_m(W, bits: int, alpha: float) -> np.ndarray:
+def moment_m(W, staircase: Staircase) -> np.ndarray:
     r"""``m(w_k) = E sigma(z^T w_k) = alpha sum_{k'=0}^{L-1} Qbar(k' alpha / |w_k|)``, ``z ~ N(0, I)``.
 
     ``m = alpha/2`` for ``bits = 1`` (any ``w != 0``); ``m(0) = 0``.
@@ -391,18 +407,18 @@ def moment_m(W, bits: int, alpha: float) -> np.ndarray:
     Parameters
     ----------
     W : array_like, shape (n, K)
-    bits, alpha : int, float
+    staircase : Staircase
 
     Returns
     -------
     ndarray, shape (K,)
     """
     W = _weights_matrix(W, "W")
-    bits, alpha = check_bits(bits, max_bits=MAX_POPULATION_BITS), check_alpha(alpha)
-    return _m_q(_geometry(W, W, bits, alpha), alpha)[0]
+    staircase = _population_staircase(staircase)
+    return _m_q(_geometry(W, W, staircase), staircase.alpha)[0]
 
 
-def moment_q(W, bits: int, alpha: float) -> np.ndarray:
+def moment_q(W, staircase: Staircase) -> np.ndarray:
     r"""``q(w_k) = E sigma(z^T w_k)^2 = alpha^2 sum_{j=0}^{L-1} (2j+1) Qbar(j alpha / |w_k|)``.
 
     ``q = alpha^2/2`` for ``bits = 1``; ``q(0) = 0``.
@@ -412,11 +428,11 @@ def moment_q(W, bits: int, alpha: float) -> np.ndarray:
     ndarray, shape (K,)
     """
     W = _weights_matrix(W, "W")
-    bits, alpha = check_bits(bits, max_bits=MAX_POPULATION_BITS), check_alpha(alpha)
-    return _m_q(_geometry(W, W, bits, alpha), alpha)[1]
+    staircase = _population_staircase(staircase)
+    return _m_q(_geometry(W, W, staircase), staircase.alpha)[1]
 
 
-def moment_c(W, W_star, bits: int, alpha: float) -> np.ndarray:
+def moment_c(W, W_star, staircase: Staircase) -> np.ndarray:
     r"""``c(w_k, w*_k) = E sigma(z^T w_k) sigma(z^T w*_k) = alpha^2 sum_{k',l} Phi2(-t_{k'}, -c_l; rho_k)``.
 
     ``t_{k'} = k' alpha/|w_k|``, ``c_l = l alpha/|w*_k|``, ``rho_k = cos angle(w_k, w*_k)``;
@@ -425,7 +441,7 @@ def moment_c(W, W_star, bits: int, alpha: float) -> np.ndarray:
     Parameters
     ----------
     W, W_star : array_like, shape (n, K)
-    bits, alpha : int, float
+    staircase : Staircase
 
     Returns
     -------
@@ -434,8 +450,16 @@ def moment_c(W, W_star, bits: int, alpha: float) -> np.ndarray:
     W, W_star = _weights_matrix(W, "W"), _weights_matrix(W_star, "W_star")
     if W.shape != W_star.shape:
         raise ValueError(f"W has shape {W.shape} but W_star has shape {W_star.shape}; they must match")
-    bits, alpha = check_bits(bits, max_bits=MAX_POPULATION_BITS), check_alpha(alpha)
-    return _c(_geometry(W, W_star, bits, alpha), alpha)
+    staircase = _population_staircase(staircase)
+    return _c(_geometry(W, W_star, staircase), staircase.alpha)
+
+
+def _population_staircase(staircase) -> Staircase:
+    check_staircase(staircase)
+    if staircase.bits > MAX_POPULATION_BITS:
+        raise ValueError(f"staircase.bits must be at most {MAX_POPULATION_BITS} for the exact population formulas; "
+                         f"got {staircase.bits}")
+    return staircase
 
 
 class _Moments(NamedTuple):
@@ -448,11 +472,12 @@ class _Moments(NamedTuple):
 
 
 def _moments(teacher: Teacher, W: np.ndarray) -> _Moments:
-    geom = _geometry(W, teacher.W_star, teacher.bits, teacher.alpha)
-    m, q = _m_q(geom, teacher.alpha)
-    geom_star = _geometry(teacher.W_star, teacher.W_star, teacher.bits, teacher.alpha)
-    m_star, q_star = _m_q(geom_star, teacher.alpha)
-    return _Moments(geom, m, q, m_star, q_star, _c(geom, teacher.alpha))
+    staircase = teacher.staircase
+    geom = _geometry(W, teacher.W_star, staircase)
+    m, q = _m_q(geom, staircase.alpha)
+    geom_star = _geometry(teacher.W_star, teacher.W_star, staircase)
+    m_star, q_star = _m_q(geom_star, staircase.alpha)
+    return _Moments(geom, m, q, m_star, q_star, _c(geom, staircase.alpha))
 
 
 def population_loss(teacher: Teacher, v, W) -> float:
@@ -656,7 +681,7 @@ def _integrate_gauss(fn, breaks, kinks=(), scale=1.0, max_width=1.0):
     return fn(nodes.ravel()) @ (half * _GL_WEIGHTS).ravel()
 
 
-def _vectors_numeric(mu_prime, geom: _Geometry, bits: int, alpha: float, integrate_fn) -> CoarseVectors:
+def _vectors_numeric(mu_prime, geom: _Geometry, staircase: Staircase, integrate_fn) -> CoarseVectors:
     """``A, B, C`` by numerical integration, for any ``mu'`` (docs/theory.md §4.4).
 
     In ``u = z^T w^`` (breakpoints at the thresholds ``t_k``, at ``c_l / rho`` and at the
@@ -673,27 +698,27 @@ def _vectors_numeric(mu_prime, geom: _Geometry, bits: int, alpha: float, integra
 
         C_perp = alpha sum_l s phi(c_l) int mu'(r (rho c_l + s y)) phi(y) dy.
     """
-    L = n_levels(bits)
-    kinks_z = np.array([0.0, L * alpha])
+    kinks_z = np.array([0.0, staircase.top])
     K = geom.r.shape[0]
     out = np.zeros((4, K))
     for k in range(K):
         # Tiny or huge |w| send kinks, breakpoints and panel scales to +-inf or 0; the integrators drop
         # non-finite breakpoints, so overflow here is the right limit, not an error.
         with np.errstate(over="ignore", divide="ignore"):
-            out[:, k] = _numeric_class(mu_prime, geom, k, bits, alpha, L, kinks_z, integrate_fn)
+            out[:, k] = _numeric_class(mu_prime, geom, k, staircase, kinks_z, integrate_fn)
     return CoarseVectors(*out)
 
 
-def _numeric_class(mu_prime, geom, k, bits, alpha, L, kinks_z, integrate_fn):
+def _numeric_class(mu_prime, geom, k, staircase, kinks_z, integrate_fn):
     """``(a, b, C_w, C_perp)`` of class ``k`` by numerical integration (see :func:`_vectors_numeric`)."""
     r, rho, s = geom.r[k], geom.rho[k], geom.s[k]
+    alpha = staircase.alpha
     c = geom.c[k] if geom.teacher_on[k] else np.empty(0)            # (L,) or none
     kinks = kinks_z / r
     split = c.size > 0 and s < abs(rho)
 
     def mu_p(z):
-        return np.asarray(mu_prime(z, bits, alpha), dtype=np.float64)
+        return np.asarray(mu_prime(z, staircase), dtype=np.float64)
 
     def along_w(u):                                                 # (P,) -> (3, P)
         z = r * u
@@ -704,7 +729,7 @@ def _numeric_class(mu_prime, geom, k, bits, alpha, L, kinks_z, integrate_fn):
             teacher = alpha * (rho * u[:, None] > c[None, :]).sum(axis=1)
         else:
             teacher = alpha * _Phi_over(rho * u[:, None] - c[None, :], s).sum(axis=1)
-        return np.stack([w * u, w * _sigma(z, L, alpha) * u, w * u * teacher])
+        return np.stack([w * u, w * staircase._apply(z) * u, w * u * teacher])
 
     with np.errstate(divide="ignore", invalid="ignore"):
         breaks = np.concatenate([geom.t[k], c / rho if rho != 0 else []])
@@ -747,8 +772,8 @@ def coarse_vectors(teacher: Teacher, W, ste, *, method: str = "auto"):
     """
     _, W3, batched = _check_student(teacher, teacher.v_star, W)
     flat, Wf = _flatten(teacher, W3)
-    geom = _geometry(Wf, flat.W_star, flat.bits, flat.alpha)
-    vec = _coarse_coefficients(get_ste(ste), geom, flat.bits, flat.alpha, method)
+    geom = _geometry(Wf, flat.W_star, flat.staircase)
+    vec = _coarse_coefficients(get_ste(ste), geom, flat.staircase, method)
     A, B, C = vec.as_vectors(geom.w_hat, geom.e_perp)
     C = C + _student_zero_C(get_ste(ste), geom, flat, Wf)
     return tuple(_unflatten(X, W3.shape[0], batched) for X in (A, B, C))
@@ -757,7 +782,7 @@ def coarse_vectors(teacher: Teacher, W, ste, *, method: str = "auto"):
 METHODS = ("auto", "closed", "gauss", "quad")
 
 
-def _coarse_coefficients(ste, geom, bits, alpha, method) -> CoarseVectors:
+def _coarse_coefficients(ste, geom, staircase, method) -> CoarseVectors:
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if method == "closed" and ste.pieces is None:
@@ -772,10 +797,10 @@ def _coarse_coefficients(ste, geom, bits, alpha, method) -> CoarseVectors:
         return out
     sub = _subset(geom, on)
     if method == "closed":
-        vec = _vectors_pieces(ste.pieces(bits, alpha), sub, alpha)
+        vec = _vectors_pieces(ste.pieces(staircase), sub, staircase.alpha)
     else:
         integrate_fn = _integrate_gauss if method == "gauss" else _integrate_adaptive
-        vec = _vectors_numeric(ste.mu_prime, sub, bits, alpha, integrate_fn)
+        vec = _vectors_numeric(ste.mu_prime, sub, staircase, integrate_fn)
     for full, part in zip(out, vec):
         full[on] = part
     return out
@@ -786,9 +811,9 @@ def _student_zero_C(ste, geom, teacher, W):
     off = ~geom.student_on & geom.teacher_on
     C0 = np.zeros_like(W)
     if off.any():
-        mu0 = float(np.asarray(ste.mu_prime(np.zeros(1), teacher.bits, teacher.alpha))[0])
+        mu0 = float(np.asarray(ste.mu_prime(np.zeros(1), teacher.staircase))[0])
         ws_hat = teacher.W_star[:, off] / geom.r_star[off]
-        C0[:, off] = mu0 * teacher.alpha * _phi(geom.c[off]).sum(axis=1) * ws_hat
+        C0[:, off] = mu0 * teacher.staircase.alpha * _phi(geom.c[off]).sum(axis=1) * ws_hat
     return C0
 
 
@@ -850,7 +875,7 @@ def population_grad(teacher: Teacher, v, W) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{name} = 0: the population loss is discontinuous at w_k = 0 (sigma(z^T 0) = 0 "
                          f"but E sigma(z^T w) -> alpha/2 as w -> 0), so it has no gradient there; move w_k off 0")
     S = W3.shape[0]
-    grad_W = _assemble(flat, v, mo, _gradient_vectors(mo.geom, teacher.alpha))
+    grad_W = _assemble(flat, v, mo, _gradient_vectors(mo.geom, teacher.staircase.alpha))
     return _per_setting(_grad_v_terms(flat, v, mo), S, batched), _unflatten(grad_W, S, batched)
 
 
@@ -884,7 +909,7 @@ def expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = "auto") -
     ste = get_ste(ste)
     flat, Wf = _flatten(teacher, W3)
     mo = _moments(flat, Wf)
-    vec = _coarse_coefficients(ste, mo.geom, flat.bits, flat.alpha, method)
+    vec = _coarse_coefficients(ste, mo.geom, flat.staircase, method)
     Eg_W = _assemble(flat, v, mo, vec) - (v @ flat.v_star) * _student_zero_C(ste, mo.geom, flat, Wf)
     S = W3.shape[0]
     return _per_setting(_grad_v_terms(flat, v, mo), S, batched), _unflatten(Eg_W, S, batched)

@@ -3,7 +3,7 @@ r"""Straight-through estimators: the proxy derivatives of the coarse gradient.
 An STE is a function ``mu`` whose derivative ``mu'`` (``mu_prime``) stands in for
 the almost-everywhere-zero derivative of the staircase ``sigma`` in the chain
 rule. It is a frozen :class:`STE` holding the two vectorized callables
-``mu(z, bits, alpha)`` and ``mu_prime(z, bits, alpha)``. Four are built in
+``mu(z, staircase)`` and ``mu_prime(z, staircase)`` (:class:`~coarsegrad.quant.Staircase`). Four are built in
 (SPEC §2), each with its kink values stated:
 
 ==================  =========================================  ============================================
@@ -17,34 +17,38 @@ name                ``mu(z)``                                  ``mu'(z)``
 ==================  =========================================  ============================================
 
 Three ways to name an STE wherever one is expected: its registered name
-(``"clipped_relu"``), an :class:`STE`, or a pair ``(mu, mu_prime)`` of callables.
-:func:`get_ste` resolves all three. :func:`register_ste` adds your own under a name.
+(``"clipped_relu"``), an :class:`STE`, or a triple ``(name, mu, mu_prime)`` (a bare pair
+``(mu, mu_prime)`` is named after ``mu_prime``). :func:`get_ste` resolves them.
+:func:`register_ste` adds your own under a name.
 
 **Admissible class** (docs/paper-notes.md, choice S1 — our formalization of the
 abstract's "STEs with certain monotonicity"):
 
 - (M1) ``mu' >= 0``: ``mu`` is non-decreasing;
 - (M2) ``mu'(z) = 0`` for ``z < 0``;
-- (M3) ``mu' > 0`` on ``(0, L*alpha)``;
+- (M3) ``mu' > 0`` on ``(0, l_L)``, ``l_L = L*alpha`` the top level;
 - (M4) ``mu'`` is non-increasing on ``(0, inf)``.
 
-:func:`check_admissible` tests them on a dense grid and reports which fail, with
+For a general staircase M3 asks for signal on ``(0, l_L)``: that interval holds every positive
+threshold (``t_L = (L-1) alpha`` for ``ceil``, ``(L - 1/2) alpha`` for ``round``), so the coarse
+gradient passes through every jump of ``sigma``; M2 needs no change because every threshold is
+``>= 0``. :func:`check_admissible` tests them on a dense grid and reports which fail, with
 a witness for each. ``relu``, ``clipped_relu`` and ``log_tailed_relu`` pass;
 ``identity`` violates M2 only.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 
-from ._checks import as_float_array, check_alpha, check_bits
-from .quant import n_levels
+from ._checks import as_float_array
+from .quant import Staircase
 
 __all__ = [
     "STE", "get_ste", "register_ste", "unregister_ste", "available_stes", "evaluate",
-    "Admissibility", "check_admissible",
+    "Admissibility", "check_admissible", "CONDITIONS", "BUILTIN_STES", "ADMISSIBLE_STES",
     "IDENTITY", "RELU", "CLIPPED_RELU", "LOG_TAILED_RELU",
 ]
 
@@ -57,22 +61,29 @@ class STE:
     ----------
     name : str
         Name used in tables, figures and the registry.
-    mu : callable ``(z, bits, alpha) -> ndarray``
+    mu : callable ``(z, staircase) -> ndarray``
         The proxy activation, vectorized, same shape as ``z``.
-    mu_prime : callable ``(z, bits, alpha) -> ndarray``
+    mu_prime : callable ``(z, staircase) -> ndarray``
         Its derivative, used in place of ``sigma'`` in the chain rule.
-    pieces : callable ``(bits, alpha) -> tuple of (lo, hi, value)``, optional
+    pieces : callable ``staircase -> tuple of (lo, hi, value)``, optional
         When ``mu'`` is piecewise constant: it equals ``value`` on ``(lo, hi]``
         and 0 elsewhere (``lo`` may be ``-inf``, ``hi`` may be ``inf``). The
-        population module then uses closed forms instead of quadrature.
+        population module then uses closed forms instead of quadrature. Checked
+        against ``mu_prime`` when the STE is built (:func:`_check_pieces`).
     smooth_between_kinks : bool
-        ``mu'`` is smooth except at ``0`` and ``L alpha``: the population module may then
-        integrate it with a fixed Gauss-Legendre rule (fast) instead of adaptive quadrature.
+        ``mu'`` is smooth except at ``0`` and the top level ``L alpha``: the population module
+        may then integrate it with a fixed Gauss-Legendre rule (fast) instead of adaptive quadrature.
     kinks : str
         The values chosen at the kinks, in words (they are measure-zero choices
         but the code takes them, so they are stated).
     reference : str
         Where the STE comes from.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When ``mu`` or ``mu_prime`` is not an elementwise map to finite real numbers on a probe
+        grid, or ``pieces`` disagrees with ``mu_prime`` (checked once, here, where the STE enters).
     """
 
     name: str
@@ -89,71 +100,139 @@ class STE:
         for what in ("mu", "mu_prime"):
             if not callable(getattr(self, what)):
                 raise TypeError(
-                    f"STE {self.name!r}: {what} must be a callable (z, bits, alpha) -> array; "
+                    f"STE {self.name!r}: {what} must be a callable (z, staircase) -> array; "
                     f"got {getattr(self, what)!r}"
                 )
         if self.pieces is not None and not callable(self.pieces):
-            raise TypeError(f"STE {self.name!r}: pieces must be a callable (bits, alpha) -> pieces or None")
+            raise TypeError(f"STE {self.name!r}: pieces must be a callable staircase -> pieces, or None")
+        _probe(self)
 
     def __repr__(self) -> str:
         return f"STE({self.name!r})"
 
 
-# --- the four built-in STEs -------------------------------------------------------------
-# Each mu / mu_prime takes (z, bits, alpha); z is a floating array, results keep its dtype.
+#: Staircases on which a new STE is probed: every bit-width class, both conventions, an awkward alpha.
+_PROBE_STAIRCASES = (Staircase(1, 1.0), Staircase(2, 0.3), Staircase(3, 0.7, "round"))
 
-def _identity_mu(z, bits, alpha):
+
+def _probe_grid(staircase: Staircase) -> np.ndarray:
+    """Points where a new STE is probed: a spread over ``[-2 top, 4 top]``, every threshold and level
+    with its float neighbours, and far tails."""
+    top = staircase.top
+    marks = np.concatenate([staircase.thresholds, staircase.levels])
+    near = np.concatenate([marks, np.nextafter(marks, -np.inf), np.nextafter(marks, np.inf)])
+    return np.unique(np.concatenate([np.linspace(-2 * top, 4 * top, 241), near, [-1e6 * top, 1e6 * top]]))
+
+
+def _probe(ste: STE) -> None:
+    """Check shape, dtype and finiteness of ``mu`` and ``mu'``, and ``pieces`` against ``mu'``."""
+    for staircase in _PROBE_STAIRCASES:
+        z = _probe_grid(staircase)
+        for what in ("mu", "mu_prime"):
+            out = _call(ste, what, z, staircase)
+            if not np.all(np.isfinite(out)):
+                bad = z[~np.isfinite(out)][0]
+                raise ValueError(f"STE {ste.name!r}: {what}({bad!r}) = {out[~np.isfinite(out)][0]!r} at {staircase}; "
+                                 f"it must be finite for every finite z")
+        if ste.pieces is not None:
+            _check_pieces(ste, staircase, z)
+
+
+def _call(ste: STE, what: str, z: np.ndarray, staircase: Staircase) -> np.ndarray:
+    """``ste.mu`` or ``ste.mu_prime`` at ``z``, checked to be elementwise and real."""
+    try:
+        out = np.asarray(getattr(ste, what)(z, staircase))
+    except Exception as exc:
+        raise TypeError(f"STE {ste.name!r}: {what}(z, staircase) raised {type(exc).__name__}: {exc}; it must "
+                        f"take a floating array z and a coarsegrad.Staircase") from exc
+    if out.shape != z.shape:
+        raise ValueError(f"STE {ste.name!r}: {what} returned shape {out.shape} for input of shape {z.shape}; "
+                         f"it must be vectorized (elementwise)")
+    if out.dtype.kind not in "biuf":
+        raise TypeError(f"STE {ste.name!r}: {what} returned dtype {out.dtype}; it must return real numbers")
+    return out
+
+
+def pieces_value(pieces, z: np.ndarray) -> np.ndarray:
+    """``mu'(z)`` as described by ``pieces``: ``value`` on each ``(lo, hi]``, 0 elsewhere."""
+    out = np.zeros(np.shape(z))
+    for lo, hi, value in pieces:
+        out = np.where((z > lo) & (z <= hi), value, out)
+    return out
+
+
+def _check_pieces(ste: STE, staircase: Staircase, z: np.ndarray) -> None:
+    """``pieces`` is a second description of ``mu'``: it must say the same, kinks included."""
+    pieces = tuple(ste.pieces(staircase))
+    for piece in pieces:
+        if len(piece) != 3 or not piece[0] < piece[1]:
+            raise ValueError(f"STE {ste.name!r}: pieces must be (lo, hi, value) with lo < hi; got {piece!r}")
+    ends = np.array([e for lo, hi, _ in pieces for e in (lo, hi) if np.isfinite(e)])
+    z = np.unique(np.concatenate([z, ends, np.nextafter(ends, -np.inf), np.nextafter(ends, np.inf)]))
+    want = pieces_value(pieces, z)
+    got = np.asarray(ste.mu_prime(z, staircase), dtype=np.float64)
+    bad = got != want
+    if bad.any():
+        i = np.flatnonzero(bad)[0]
+        raise ValueError(f"STE {ste.name!r}: pieces and mu_prime disagree at z = {z[i]!r} ({staircase}): "
+                         f"mu_prime gives {got[i]!r}, pieces give {want[i]!r}. Fix one of them (pieces describe "
+                         f"mu' as value on (lo, hi], 0 elsewhere)")
+
+
+# --- the four built-in STEs -------------------------------------------------------------
+# Each mu / mu_prime takes (z, staircase); z is a floating array, results keep its dtype.
+
+def _identity_mu(z, staircase):
     return np.array(z, copy=True)
 
 
-def _identity_mu_prime(z, bits, alpha):
+def _identity_mu_prime(z, staircase):
     return np.ones_like(z)
 
 
-def _relu_mu(z, bits, alpha):
+def _relu_mu(z, staircase):
     return np.maximum(z, 0)
 
 
-def _relu_mu_prime(z, bits, alpha):
+def _relu_mu_prime(z, staircase):
     return (z > 0).astype(z.dtype)                        # mu'(0) = 0
 
 
-def _clipped_relu_mu(z, bits, alpha):
-    top = n_levels(bits) * alpha
-    return np.clip(z, 0, top).astype(z.dtype, copy=False)
+def _clipped_relu_mu(z, staircase):
+    return np.clip(z, 0, staircase.top).astype(z.dtype, copy=False)
 
 
-def _clipped_relu_mu_prime(z, bits, alpha):
-    top = z.dtype.type(n_levels(bits) * alpha)
+def _clipped_relu_mu_prime(z, staircase):
+    top = z.dtype.type(staircase.top)
     return ((z > 0) & (z <= top)).astype(z.dtype)        # closed at L*alpha, as the authors' code
 
 
-def _log_tailed_mu(z, bits, alpha):
-    top = n_levels(bits) * alpha
+def _log_tailed_mu(z, staircase):
+    top = staircase.top
     tail = np.log1p(np.maximum(z - top, 0))               # log(z - L*alpha + 1) beyond the top
     return (np.clip(z, 0, top) + tail).astype(z.dtype, copy=False)
 
 
-def _log_tailed_mu_prime(z, bits, alpha):
-    top = z.dtype.type(n_levels(bits) * alpha)
+def _log_tailed_mu_prime(z, staircase):
+    top = z.dtype.type(staircase.top)
     return np.where(z <= 0, 0, 1 / (1 + np.maximum(z - top, 0))).astype(z.dtype, copy=False)
 
 
 IDENTITY = STE(
     "identity", _identity_mu, _identity_mu_prime,
-    pieces=lambda bits, alpha: ((-np.inf, np.inf, 1.0),),
+    pieces=lambda staircase: ((-np.inf, np.inf, 1.0),),
     kinks="none: mu'(z) = 1 everywhere",
     reference="Bengio, Leonard, Courville 2013 ('straight-through'); Hinton's lectures 2012",
 )
 RELU = STE(
     "relu", _relu_mu, _relu_mu_prime,
-    pieces=lambda bits, alpha: ((0.0, np.inf, 1.0),),
+    pieces=lambda staircase: ((0.0, np.inf, 1.0),),
     kinks="mu'(0) = 0",
     reference="Yin et al., ICLR 2019; Cai et al. 2017",
 )
 CLIPPED_RELU = STE(
     "clipped_relu", _clipped_relu_mu, _clipped_relu_mu_prime,
-    pieces=lambda bits, alpha: ((0.0, n_levels(bits) * alpha, 1.0),),
+    pieces=lambda staircase: ((0.0, staircase.top, 1.0),),
     kinks="mu'(0) = 0, mu'(L*alpha) = 1 (interval (0, L*alpha] closed on the right, as the authors' code)",
     reference="Cai et al. 2017; Yin et al., ICLR 2019; Long, Yin, Xin 2021",
 )
@@ -164,6 +243,10 @@ LOG_TAILED_RELU = STE(
 )
 
 _BUILTIN = {s.name: s for s in (IDENTITY, RELU, CLIPPED_RELU, LOG_TAILED_RELU)}
+#: Names of the built-in STEs, and of those among them that meet M1-M4: the one list every table,
+#: figure and claim iterates over.
+BUILTIN_STES = tuple(_BUILTIN)
+ADMISSIBLE_STES = ("relu", "clipped_relu", "log_tailed_relu")
 # The registry is the one piece of module state: users add STEs to it by name.
 _REGISTRY: dict[str, STE] = dict(_BUILTIN)
 
@@ -182,7 +265,7 @@ def register_ste(name: str, mu: Callable, mu_prime: Callable, *, pieces: Callabl
     ----------
     name : str
         Registry key; must not clash with an existing name unless ``overwrite``.
-    mu, mu_prime : callable ``(z, bits, alpha) -> ndarray``
+    mu, mu_prime : callable ``(z, staircase) -> ndarray``
         Vectorized proxy and its derivative (same shape as ``z``).
     pieces, smooth_between_kinks, kinks, reference
         As in :class:`STE`.
@@ -193,12 +276,12 @@ def register_ste(name: str, mu: Callable, mu_prime: Callable, *, pieces: Callabl
     -------
     STE
     """
-    ste = STE(name, mu, mu_prime, pieces=pieces, smooth_between_kinks=smooth_between_kinks, kinks=kinks,
-              reference=reference)
     if name in _BUILTIN:
         raise ValueError(f"{name!r} is a built-in STE and cannot be replaced; choose another name")
     if name in _REGISTRY and not overwrite:
         raise ValueError(f"an STE named {name!r} is already registered; pass overwrite=True to replace it")
+    ste = STE(name, mu, mu_prime, pieces=pieces, smooth_between_kinks=smooth_between_kinks, kinks=kinks,
+              reference=reference)
     _REGISTRY[name] = ste
     return ste
 
@@ -213,7 +296,10 @@ def unregister_ste(name: str) -> None:
 
 
 def get_ste(ste) -> STE:
-    """Resolve a name, an :class:`STE` or a ``(mu, mu_prime)`` pair to an :class:`STE`.
+    """Resolve a name, an :class:`STE`, a ``(name, mu, mu_prime)`` triple or a ``(mu, mu_prime)`` pair.
+
+    A pair is named after its ``mu_prime`` (``"custom:<function name>"``); give a triple, or
+    register the STE, to choose the name that tables and figures show.
 
     Raises
     ------
@@ -232,22 +318,24 @@ def get_ste(ste) -> STE:
                 f"unknown STE {ste!r}; registered STEs are: {', '.join(_REGISTRY)} "
                 f"(add your own with coarsegrad.register_ste)"
             ) from None
+    if isinstance(ste, tuple) and len(ste) == 3 and isinstance(ste[0], str) and all(map(callable, ste[1:])):
+        return STE(ste[0], ste[1], ste[2])
     if isinstance(ste, tuple) and len(ste) == 2 and all(callable(f) for f in ste):
-        return STE("custom", ste[0], ste[1])
+        return STE(f"custom:{getattr(ste[1], '__name__', 'mu_prime')}", ste[0], ste[1])
     raise TypeError(
-        f"ste must be a registered name ({', '.join(_REGISTRY)}), an STE, or a pair "
-        f"(mu, mu_prime) of callables (z, bits, alpha) -> array; got {ste!r}"
+        f"ste must be a registered name ({', '.join(_REGISTRY)}), an STE, a triple (name, mu, mu_prime) or a "
+        f"pair (mu, mu_prime) of callables (z, staircase) -> array; got {ste!r}"
     )
 
 
-def evaluate(ste, z, bits: int, alpha: float, *, derivative: bool = False) -> np.ndarray:
+def evaluate(ste, z, staircase: Staircase, *, derivative: bool = False) -> np.ndarray:
     """``mu(z)`` (or ``mu'(z)`` with ``derivative=True``) of ``ste``, with its inputs checked.
 
     Parameters
     ----------
-    ste : str, STE or (mu, mu_prime)
+    ste : str, STE, (name, mu, mu_prime) or (mu, mu_prime)
     z : array_like, any shape
-    bits, alpha : int, float
+    staircase : Staircase
 
     Returns
     -------
@@ -255,73 +343,76 @@ def evaluate(ste, z, bits: int, alpha: float, *, derivative: bool = False) -> np
     """
     ste = get_ste(ste)
     z = as_float_array(z, "z", allow_empty=True)
-    bits, alpha = check_bits(bits), check_alpha(alpha)
-    fn = ste.mu_prime if derivative else ste.mu
-    out = np.asarray(fn(z, bits, alpha))
-    if out.shape != z.shape:
-        raise ValueError(
-            f"STE {ste.name!r}: {'mu_prime' if derivative else 'mu'} returned shape {out.shape} for "
-            f"input of shape {z.shape}; it must be vectorized (elementwise)"
-        )
-    return out
+    return _call(ste, "mu_prime" if derivative else "mu", z, check_staircase(staircase))
+
+
+def check_staircase(staircase, name: str = "staircase") -> Staircase:
+    """Return ``staircase`` after checking it is a :class:`~coarsegrad.quant.Staircase`."""
+    if not isinstance(staircase, Staircase):
+        raise TypeError(f"{name} must be a coarsegrad.Staircase, e.g. Staircase(bits=2, alpha=0.5); "
+                        f"got {staircase!r} of type {type(staircase).__name__}")
+    return staircase
 
 
 # --- admissibility -------------------------------------------------------------------------
 
-class Admissibility(NamedTuple):
-    """Which of the monotonicity conditions M1-M4 an STE meets on a test grid.
-
-    Attributes
-    ----------
-    ste : str
-    bits, alpha : int, float
-    passed : dict[str, bool]
-        ``{"M1": ..., "M2": ..., "M3": ..., "M4": ...}``.
-    witnesses : dict[str, float]
-        For each failed condition, a ``z`` (or the left end of a pair) where it fails.
-    """
-
-    ste: str
-    bits: int
-    alpha: float
-    passed: dict
-    witnesses: dict
-
-    @property
-    def admissible(self) -> bool:
-        """True when all four conditions hold on the grid."""
-        return all(self.passed.values())
-
-    @property
-    def violated(self) -> tuple[str, ...]:
-        """Names of the failed conditions, e.g. ``("M2",)``."""
-        return tuple(k for k, ok in self.passed.items() if not ok)
-
-
 CONDITIONS = {
     "M1": "mu' >= 0 (mu non-decreasing)",
     "M2": "mu'(z) = 0 for z < 0",
-    "M3": "mu' > 0 on (0, L*alpha)",
+    "M3": "mu' > 0 on (0, L*alpha), the span of the positive thresholds up to the top level",
     "M4": "mu' non-increasing on (0, inf)",
 }
 
 
-def admissibility_grid(bits: int, alpha: float, n: int = 4001) -> np.ndarray:
+@dataclass(frozen=True)
+class Admissibility:
+    """Which of the monotonicity conditions M1-M4 an STE meets on a test grid (frozen, hashable).
+
+    Attributes
+    ----------
+    ste : str
+    staircase : Staircase
+    violated : tuple of str
+        Names of the failed conditions, e.g. ``("M2",)``.
+    witnesses : tuple of (str, float)
+        For each failed condition, a ``z`` (or the left end of a pair) where it fails.
+    """
+
+    ste: str
+    staircase: Staircase
+    violated: tuple
+    witnesses: tuple
+
+    @property
+    def admissible(self) -> bool:
+        """True when all four conditions hold on the grid."""
+        return not self.violated
+
+    @property
+    def passed(self) -> dict:
+        """``{"M1": bool, ..., "M4": bool}``."""
+        return {k: k not in self.violated for k in CONDITIONS}
+
+    def witness(self, condition: str) -> float:
+        """The ``z`` at which ``condition`` fails (``KeyError`` if it holds)."""
+        return dict(self.witnesses)[condition]
+
+
+def admissibility_grid(staircase: Staircase, n: int = 4001) -> np.ndarray:
     """The points at which :func:`check_admissible` tests ``mu'``.
 
-    A uniform grid on ``[-4 L alpha, 4 L alpha]`` plus every threshold ``k alpha``
-    and its two floating-point neighbours, and a log-spaced tail up to
-    ``1e6 L alpha`` on both sides. Sorted, float64.
+    A uniform grid on ``[-4 L alpha, 4 L alpha]`` plus every threshold and level and their two
+    floating-point neighbours, and a log-spaced tail up to ``1e6 L alpha`` on both sides. Sorted, float64.
     """
-    top = n_levels(bits) * alpha
-    ks = np.arange(n_levels(bits) + 1) * alpha
-    near = np.concatenate([ks, np.nextafter(ks, -np.inf), np.nextafter(ks, np.inf)])
+    top = staircase.top
+    marks = np.concatenate([staircase.thresholds, staircase.levels])
+    near = np.concatenate([marks, np.nextafter(marks, -np.inf), np.nextafter(marks, np.inf)])
     tail = top * np.logspace(0, 6, 200)
     grid = np.concatenate([np.linspace(-4 * top, 4 * top, n), near, tail, -tail])
     return np.unique(grid)
 
 
-def check_admissible(ste, bits: int = 2, alpha: float = 1.0) -> Admissibility:
+def check_admissible(ste, staircase: Staircase = Staircase()) -> Admissibility:
     """Test the monotonicity conditions M1-M4 for ``mu'`` on :func:`admissibility_grid`.
 
     (M1) ``mu'(z) >= 0``; (M2) ``mu'(z) = 0`` for ``z < 0``; (M3) ``mu'(z) > 0`` for
@@ -332,21 +423,21 @@ def check_admissible(ste, bits: int = 2, alpha: float = 1.0) -> Admissibility:
 
     Parameters
     ----------
-    ste : str, STE or (mu, mu_prime)
-    bits : int
-    alpha : float
+    ste : str, STE, (name, mu, mu_prime) or (mu, mu_prime)
+    staircase : Staircase
+        Default ``Staircase(bits=2, alpha=1.0)``.
 
     Returns
     -------
     Admissibility
     """
     ste = get_ste(ste)
-    bits, alpha = check_bits(bits), check_alpha(alpha)
-    z = admissibility_grid(bits, alpha)
-    d = evaluate(ste, z, bits, alpha, derivative=True)
+    staircase = check_staircase(staircase)
+    z = admissibility_grid(staircase)
+    d = evaluate(ste, z, staircase, derivative=True)
     if not np.all(np.isfinite(d)):
         raise ValueError(f"STE {ste.name!r}: mu_prime returned non-finite values, e.g. at z = {z[~np.isfinite(d)][0]}")
-    top = n_levels(bits) * alpha
+    top = staircase.top
     pos = z > 0
     fails = {
         "M1": d < 0,
@@ -358,7 +449,7 @@ def check_admissible(ste, bits: int = 2, alpha: float = 1.0) -> Admissibility:
     rises = np.zeros_like(z, dtype=bool)
     rises[np.flatnonzero(pos)[:-1]] = dp[1:] > dp[:-1] + 8 * np.finfo(float).eps * np.abs(dp[:-1])
     fails["M4"] = rises
-    passed = {k: not bool(v.any()) for k, v in fails.items()}
+    violated = tuple(k for k, v in fails.items() if v.any())
     # The witness nearest to 0 is the most telling one (e.g. mu'(-tiny) != 0 for M2).
-    witnesses = {k: float(z[v][np.argmin(np.abs(z[v]))]) for k, v in fails.items() if v.any()}
-    return Admissibility(ste.name, bits, alpha, passed, witnesses)
+    witnesses = tuple((k, float(z[fails[k]][np.argmin(np.abs(z[fails[k]]))])) for k in violated)
+    return Admissibility(ste.name, staircase, violated, witnesses)

@@ -1,6 +1,8 @@
 r"""Coarse gradient descent and minibatch SGD for both networks, seeded and reproducible.
 
-Three drivers, each returning the final weights and a :class:`History`:
+Three drivers, each returning the final weights and a :class:`History`; the two minibatch drivers
+take their optimizer settings as one :class:`SGD` object (the object that ran is the one a
+manifest records):
 
 - :func:`population_descent` -- the teacher-student model trained on the *population*
   loss with the exact expected coarse gradient ``E g`` (:mod:`coarsegrad.population`):
@@ -23,18 +25,81 @@ from typing import Callable
 
 import numpy as np
 
-from ._checks import (as_float_array, check_alpha, check_bits, check_labels, check_positive_int,
-                      check_real, make_rng)
-from .nets import (MLPParams, _check_mlp, mlp_coarse_grad, mlp_forward, mlp_loss, ts_coarse_grad,
+from dataclasses import asdict
+
+from ._checks import as_float_array, check_labels, check_positive_int, check_real, make_rng
+from .estimators import cosine
+from .nets import (LOSSES, MLPParams, _check_mlp, mlp_coarse_grad, mlp_forward, mlp_loss, ts_coarse_grad,
                    ts_forward, ts_loss)
 from .population import (Teacher, _check_student, _column_norms, expected_coarse_grad, population_grad,
                          population_loss)
-from .ste import get_ste
+from .quant import Staircase
+from .ste import check_staircase, get_ste
 
-__all__ = ["History", "SCHEDULES", "learning_rate", "population_descent", "ts_sgd", "mlp_train",
-           "run_sweep", "process_pool"]
+__all__ = ["History", "SGD", "SCHEDULES", "population_descent", "default_population_lr", "ts_sgd",
+           "mlp_train", "run_sweep", "process_pool"]
 
 SCHEDULES = ("constant", "cosine", "step")
+
+
+@dataclass(frozen=True)
+class SGD:
+    r"""Minibatch SGD with heavy-ball momentum and a step-size schedule.
+
+    Per batch ``u <- beta u + lr_t g``, ``theta <- theta - u`` (with a constant step the same as
+    ``m <- beta m + g``, ``theta <- theta - lr m``); ``lr_t`` is :meth:`learning_rate` of the epoch.
+
+    Parameters
+    ----------
+    lr : float
+        Initial step size ``> 0``.
+    epochs : int
+        Passes over the training set (``>= 0``).
+    batch_size : int
+    momentum : float
+        Heavy-ball ``beta`` in ``[0, 1)``.
+    schedule : {"constant", "cosine", "step"}
+    decay_every, decay_factor
+        For ``schedule="step"``: multiply the step by ``decay_factor`` every ``decay_every`` epochs.
+
+    Validated once, here.
+    """
+
+    lr: float
+    epochs: int
+    batch_size: int
+    momentum: float = 0.0
+    schedule: str = "constant"
+    decay_every: int = 10
+    decay_factor: float = 0.1
+
+    def __post_init__(self):
+        object.__setattr__(self, "lr", check_real(self.lr, "lr", low=0.0, low_open=True))
+        object.__setattr__(self, "epochs", check_positive_int(self.epochs, "epochs", minimum=0))
+        object.__setattr__(self, "batch_size", check_positive_int(self.batch_size, "batch_size"))
+        object.__setattr__(self, "momentum", check_real(self.momentum, "momentum", low=0.0, high=1.0,
+                                                        high_open=True))
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
+        object.__setattr__(self, "decay_every", check_positive_int(self.decay_every, "decay_every"))
+        object.__setattr__(self, "decay_factor", check_real(self.decay_factor, "decay_factor", low=0.0,
+                                                            low_open=True, high=1.0))
+
+    def learning_rate(self, epoch: int) -> float:
+        r"""Step size of epoch ``epoch`` (0-based).
+
+        ``constant``: ``lr``; ``cosine``: ``lr (1 + cos(pi epoch / epochs)) / 2``;
+        ``step``: ``lr decay_factor ** (epoch // decay_every)``.
+        """
+        if self.schedule == "constant":
+            return self.lr
+        if self.schedule == "cosine":
+            return self.lr * 0.5 * (1.0 + np.cos(np.pi * epoch / self.epochs))
+        return self.lr * self.decay_factor ** (epoch // self.decay_every)
+
+    def as_dict(self) -> dict:
+        """The settings as a plain dict (for JSON manifests)."""
+        return asdict(self)
 
 
 @dataclass
@@ -70,31 +135,16 @@ class History:
         return {"step": list(self.step), **{k: list(v) for k, v in self.values.items()}, "stopped": self.stopped}
 
 
-def learning_rate(lr: float, schedule: str, epoch: int, epochs: int, *, decay_every: int = 10,
-                  decay_factor: float = 0.1) -> float:
-    r"""Step size of epoch ``epoch`` (0-based) out of ``epochs``.
-
-    ``constant``: ``lr``; ``cosine``: ``lr (1 + cos(pi epoch / epochs)) / 2``;
-    ``step``: ``lr decay_factor ** (epoch // decay_every)``.
-    """
-    if schedule == "constant":
-        return lr
-    if schedule == "cosine":
-        return lr * 0.5 * (1.0 + np.cos(np.pi * epoch / epochs))
-    if schedule == "step":
-        return lr * decay_factor ** (epoch // decay_every)
-    raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
-
-
-def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """``<a, b> / (|a| |b|)``, 0 if either is 0."""
-    den = np.linalg.norm(a) * np.linalg.norm(b)
-    return float(np.sum(a * b) / den) if den > 0 else 0.0
-
-
 # =========================================================================================
 # Teacher-student model
 # =========================================================================================
+
+def default_population_lr(teacher: Teacher) -> float:
+    """The step size of population coarse gradient descent: ``1 / (|v*|^2 + (sum v*)^2)``
+    (docs/paper-notes.md, G1; scale-free, since the gradient scales with ``v``)."""
+    v = teacher.v_star
+    return 1.0 / (v @ v + v.sum() ** 2)
+
 
 def population_descent(teacher: Teacher, W0, ste, *, lr: float, steps: int, v0=None,
                        train_v: bool = False, tol: float = 0.0, record_every: int = 1,
@@ -155,7 +205,7 @@ def population_descent(teacher: Teacher, W0, ste, *, lr: float, steps: int, v0=N
         if not done or (recording and record_cosine):
             Eg_v, Eg_W = expected_coarse_grad(teacher, v, W, ste)       # once per step, shared by both uses
         if recording:
-            extra = {"cosine": _cosine(Eg_W, population_grad(teacher, v, W)[1])} if record_cosine else {}
+            extra = {"cosine": cosine(Eg_W, population_grad(teacher, v, W)[1])} if record_cosine else {}
             history.record(t, loss=f, **extra)
             if progress is not None:
                 progress(t, f)
@@ -173,13 +223,12 @@ def population_descent(teacher: Teacher, W0, ste, *, lr: float, steps: int, v0=N
     return v, W, history
 
 
-def ts_sgd(Z, y_star, W0, v0, ste, bits: int, alpha: float, *, lr: float, epochs: int,
-           batch_size: int, seed, train_v: bool = False, momentum: float = 0.0,
-           schedule: str = "constant", eval_data=None, progress: Callable | None = None):
+def ts_sgd(Z, y_star, W0, v0, ste, staircase: Staircase, sgd: SGD, *, seed, train_v: bool = False,
+           eval_data=None, progress: Callable | None = None):
     r"""Minibatch SGD on the teacher-student sample loss with stochastic coarse gradients.
 
     Each epoch visits the ``N`` training samples once in a random order, in batches of
-    ``batch_size``; per batch ``u_W <- beta u_W + lr_t g_W``, ``W <- W - u_W`` with ``g_W`` from
+    ``sgd.batch_size``; per batch ``u_W <- beta u_W + lr_t g_W``, ``W <- W - u_W`` with ``g_W`` from
     :func:`coarsegrad.nets.ts_coarse_grad` (``v`` likewise if ``train_v``).
 
     Parameters
@@ -189,14 +238,16 @@ def ts_sgd(Z, y_star, W0, v0, ste, bits: int, alpha: float, *, lr: float, epochs
         Teacher outputs on ``Z``.
     W0 : array_like, shape (n, K)
     v0 : array_like, shape (p,)
-    ste : str, STE or (mu, mu_prime)
-    bits, alpha : int, float
-    lr, epochs, batch_size, seed, momentum, schedule
-        As in :func:`mlp_train`.
+    ste : str, STE, (name, mu, mu_prime) or (mu, mu_prime)
+    staircase : Staircase
+    sgd : SGD
+        Step size, epochs, batch size, momentum, schedule.
+    seed : int, SeedSequence or Generator
+        Shuffling order.
     train_v : bool
     eval_data : tuple ``(Z_test, y_star_test)``, optional
         Held-out data: ``agreement`` with the teacher's labels ``argmax_k y*_k`` is recorded.
-    progress : callable ``(epoch, loss) -> None``, optional
+    progress : callable ``(epoch, record) -> None``, optional
 
     Returns
     -------
@@ -209,47 +260,59 @@ def ts_sgd(Z, y_star, W0, v0, ste, bits: int, alpha: float, *, lr: float, epochs
     y_star = as_float_array(y_star, "y_star", ndim=2, shape_doc="(N, K)")
     W = as_float_array(W0, "W0", ndim=2, shape_doc="(n, K)").copy()
     v = as_float_array(v0, "v0", ndim=1, shape_doc="(p,)").copy()
-    bits, alpha = check_bits(bits), check_alpha(alpha)
     ste = get_ste(ste)
-    fwd = ts_forward(Z[:1], v, W, bits, alpha)            # validates the shapes once
+    sgd = _check_sgd(sgd)
+    ts_forward(Z[:1], v, W, staircase)                   # validates the shapes and the staircase once
     if y_star.shape != (Z.shape[0], W.shape[1]):
         raise ValueError(f"y_star has shape {y_star.shape}; expected (N, K) = {(Z.shape[0], W.shape[1])}")
-    del fwd
     if eval_data is not None:
-        Z_test = as_float_array(eval_data[0], "eval_data[0]", ndim=3, shape_doc="(N_test, p, n)")
-        labels_test = np.argmax(as_float_array(eval_data[1], "eval_data[1]", ndim=2), axis=1)
+        Z_test, y_test = _eval_pair(eval_data, "(Z_test, y_star_test)")
+        Z_test = as_float_array(Z_test, "eval_data[0]", ndim=3, shape_doc="(N_test, p, n)")
+        labels_test = np.argmax(as_float_array(y_test, "eval_data[1]", ndim=2, shape_doc="(N_test, K)"), axis=1)
 
     def grads(idx, out, scale):
-        fwd = ts_forward(Z[idx], v, W, bits, alpha, validate=False)
+        fwd = ts_forward(Z[idx], v, W, staircase, validate=False)
         _, e = ts_loss(fwd.y, y_star[idx], validate=False)
         e *= scale                 # the gradients are linear in e: scaling it scales them all
-        g_v, g_W = ts_coarse_grad(Z[idx], v, fwd, e, ste, bits, alpha, validate=False)
-        for buf, g in zip(out, [g_W, g_v] if train_v else [g_W]):
-            buf[...] = g
+        g = ts_coarse_grad(Z[idx], v, fwd, e, ste, staircase, validate=False)
+        for buf, part in zip(out, [g.W, g.v] if train_v else [g.W]):
+            buf[...] = part
 
     def evaluate(epoch):
-        fwd = ts_forward(Z, v, W, bits, alpha, validate=False)
+        fwd = ts_forward(Z, v, W, staircase, validate=False)
         record = {"loss": ts_loss(fwd.y, y_star, validate=False)[0]}
         if eval_data is not None:
-            pred = np.argmax(ts_forward(Z_test, v, W, bits, alpha, validate=False).y, axis=1)
+            pred = np.argmax(ts_forward(Z_test, v, W, staircase, validate=False).y, axis=1)
             record["agreement"] = float(np.mean(pred == labels_test))
         return record
 
     params = [W, v] if train_v else [W]
-    history = _sgd(params, grads, Z.shape[0], lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
-                   momentum=momentum, schedule=schedule, evaluate=evaluate, progress=progress)
+    history = _sgd(params, grads, Z.shape[0], sgd, seed=seed, evaluate=evaluate, progress=progress)
     return v, W, history
+
+
+def _check_sgd(sgd) -> SGD:
+    if not isinstance(sgd, SGD):
+        raise TypeError(f"sgd must be a coarsegrad.train.SGD(lr=..., epochs=..., batch_size=...); "
+                        f"got {type(sgd).__name__}")
+    return sgd
+
+
+def _eval_pair(eval_data, what: str):
+    if not (isinstance(eval_data, (tuple, list)) and len(eval_data) == 2):
+        raise TypeError(f"eval_data must be a pair {what}; got {type(eval_data).__name__}"
+                        + (f" of length {len(eval_data)}" if hasattr(eval_data, "__len__") else ""))
+    return eval_data
 
 
 # =========================================================================================
 # Two-layer perceptron
 # =========================================================================================
 
-def mlp_train(x, labels, params0: MLPParams, ste, bits: int, alpha: float, *, lr: float,
-              epochs: int, batch_size: int, seed, momentum: float = 0.0, schedule: str = "constant",
+def mlp_train(x, labels, params0: MLPParams, ste, staircase: Staircase, sgd: SGD, *, seed,
               loss: str = "cross_entropy", freeze_second_layer: bool = False,
-              activation: Callable | None = None, eval_data=None, decay_every: int = 10,
-              decay_factor: float = 0.1, train_metrics: str = "full", progress: Callable | None = None):
+              activation: Callable | None = None, eval_data=None, train_metrics: str = "full",
+              progress: Callable | None = None):
     r"""Train the quantized two-layer perceptron by minibatch SGD on coarse gradients.
 
     Per batch: forward (:func:`~coarsegrad.nets.mlp_forward`), loss and ``delta``
@@ -262,18 +325,13 @@ def mlp_train(x, labels, params0: MLPParams, ste, bits: int, alpha: float, *, lr
     labels : array_like of int, shape (N,)
     params0 : MLPParams
         Initial weights (not modified).
-    ste : str, STE or (mu, mu_prime)
+    ste : str, STE, (name, mu, mu_prime) or (mu, mu_prime)
         The STE; with ``activation`` set, pass the matching derivative.
-    bits, alpha : int, float
-    lr : float
-        Initial step size.
-    epochs, batch_size : int
+    staircase : Staircase
+    sgd : SGD
+        Step size, epochs, batch size, momentum and schedule.
     seed : int, SeedSequence or Generator
         Shuffling order.
-    momentum : float
-        Heavy-ball ``beta`` in ``[0, 1)``.
-    schedule : {"constant", "cosine", "step"}
-        See :func:`learning_rate`.
     loss : {"cross_entropy", "squared"}
     freeze_second_layer : bool
     activation : callable, optional
@@ -281,8 +339,6 @@ def mlp_train(x, labels, params0: MLPParams, ste, bits: int, alpha: float, *, lr
         float ReLU network; then pass ``ste="relu"`` for its exact gradient).
     eval_data : tuple ``(x_test, labels_test)``, optional
         Recorded as ``test_accuracy`` each epoch.
-    decay_every, decay_factor
-        For ``schedule="step"``.
     train_metrics : {"full", "running"}
         ``full``: training loss and accuracy of the end-of-epoch weights on the whole training
         set (exact; one extra forward pass per epoch). ``running``: their means over the epoch's
@@ -298,29 +354,29 @@ def mlp_train(x, labels, params0: MLPParams, ste, bits: int, alpha: float, *, lr
     """
     x, params = _check_mlp(x, params0)
     labels = check_labels(labels, "labels", n_classes=params.V.shape[0], n_samples=x.shape[0])
-    bits, alpha = check_bits(bits), check_alpha(alpha)
+    check_staircase(staircase)._alpha_in(x.dtype)
     ste = get_ste(ste)
-    if loss not in ("cross_entropy", "squared"):
-        raise ValueError(f"loss must be 'cross_entropy' or 'squared'; got {loss!r}")
+    sgd = _check_sgd(sgd)
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
     if train_metrics not in ("full", "running"):
         raise ValueError(f"train_metrics must be 'full' or 'running'; got {train_metrics!r}")
     params = [np.array(a, copy=True) for a in params]
     if eval_data is not None:
-        x_test, _ = _check_mlp(eval_data[0], MLPParams(*params))
-        y_test = check_labels(eval_data[1], "eval_data[1]", n_classes=params[2].shape[0],
-                              n_samples=x_test.shape[0])
+        x_test, y_test = _eval_pair(eval_data, "(x_test, labels_test)")
+        x_test, _ = _check_mlp(x_test, MLPParams(*params), x_name="eval_data[0]")
+        y_test = check_labels(y_test, "eval_data[1]", n_classes=params[2].shape[0], n_samples=x_test.shape[0])
 
-    batch_size = check_positive_int(batch_size, "batch_size")
-    x_batch = np.empty((min(batch_size, x.shape[0]),) + x.shape[1:], dtype=x.dtype)
+    x_batch = np.empty((min(sgd.batch_size, x.shape[0]),) + x.shape[1:], dtype=x.dtype)
 
     def grads(idx, out, scale):
         p = MLPParams(*params)
         xb, yb = np.take(x, idx, axis=0, out=x_batch[:len(idx)]), labels[idx]    # gathered into one buffer
-        fwd = mlp_forward(xb, p, bits, alpha, activation=activation, validate=False)
+        fwd = mlp_forward(xb, p, staircase, activation=activation, validate=False)
         batch_loss, delta = mlp_loss(fwd.f, yb, loss, validate=False)
         running.append((batch_loss * len(idx), int(np.sum(np.argmax(fwd.f, axis=1) == yb))))
         delta *= scale             # the gradients are linear in delta: scaling it (N x K) scales them all
-        mlp_coarse_grad(xb, p, fwd, delta, ste, bits, alpha, freeze_second_layer=freeze_second_layer,
+        mlp_coarse_grad(xb, p, fwd, delta, ste, staircase, freeze_second_layer=freeze_second_layer,
                         validate=False, out=MLPParams(*out))
 
     running = []
@@ -331,24 +387,22 @@ def mlp_train(x, labels, params0: MLPParams, ste, bits: int, alpha: float, *, lr
             totals = np.sum(running, axis=0)
             record = {"loss": float(totals[0] / x.shape[0]), "accuracy": float(totals[1] / x.shape[0])}
         else:
-            f = _batched_logits(x, p, bits, alpha, activation)
+            f = _batched_logits(x, p, staircase, activation)
             record = {"loss": mlp_loss(f, labels, loss, validate=False)[0],
                       "accuracy": float(np.mean(np.argmax(f, axis=1) == labels))}
         running.clear()
         if eval_data is not None:
             record["test_accuracy"] = float(np.mean(
-                np.argmax(_batched_logits(x_test, p, bits, alpha, activation), axis=1) == y_test))
+                np.argmax(_batched_logits(x_test, p, staircase, activation), axis=1) == y_test))
         return record
 
-    history = _sgd(params, grads, x.shape[0], lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
-                   momentum=momentum, schedule=schedule, evaluate=evaluate, progress=progress,
-                   decay_every=decay_every, decay_factor=decay_factor)
+    history = _sgd(params, grads, x.shape[0], sgd, seed=seed, evaluate=evaluate, progress=progress)
     return MLPParams(*params), history
 
 
-def _batched_logits(x, params, bits, alpha, activation, batch: int = 4096) -> np.ndarray:
+def _batched_logits(x, params, staircase, activation, batch: int = 4096) -> np.ndarray:
     """Logits of a large data set in slices (bounded memory)."""
-    return np.concatenate([mlp_forward(x[i:i + batch], params, bits, alpha, activation=activation,
+    return np.concatenate([mlp_forward(x[i:i + batch], params, staircase, activation=activation,
                                        validate=False).f for i in range(0, x.shape[0], batch)])
 
 
@@ -356,19 +410,11 @@ def _batched_logits(x, params, bits, alpha, activation, batch: int = 4096) -> np
 # The shared SGD loop
 # =========================================================================================
 
-def _sgd(params: list, grads: Callable, n_samples: int, *, lr, epochs, batch_size, seed, momentum,
-         schedule, evaluate: Callable, progress: Callable | None, decay_every: int = 10,
-         decay_factor: float = 0.1) -> History:
+def _sgd(params: list, grads: Callable, n_samples: int, sgd: SGD, *, seed, evaluate: Callable,
+         progress: Callable | None) -> History:
     """Minibatch SGD with heavy-ball momentum, updating the arrays in ``params`` in place."""
-    lr = check_real(lr, "lr", low=0.0, low_open=True)
-    epochs = check_positive_int(epochs, "epochs", minimum=0)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_open=True)
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
-    decay_every = check_positive_int(decay_every, "decay_every")
-    decay_factor = check_real(decay_factor, "decay_factor", low=0.0, low_open=True, high=1.0)
     rng = make_rng(seed)
+    momentum = sgd.momentum
     # grads(idx, out, scale) writes scale * gradient into out: buffers reused every step, and the step
     # size applied to the small dl/df instead of the large gradients. The velocity is kept scaled by
     # the step size (Sutskever et al. 2013):
@@ -381,12 +427,12 @@ def _sgd(params: list, grads: Callable, n_samples: int, *, lr, epochs, batch_siz
     history.record(0, **record)
     if progress is not None:
         progress(0, record)
-    for epoch in range(epochs):
-        step = learning_rate(lr, schedule, epoch, epochs, decay_every=decay_every, decay_factor=decay_factor)
+    for epoch in range(sgd.epochs):
+        step = sgd.learning_rate(epoch)
         order = rng.permutation(n_samples)
         with np.errstate(over="ignore", invalid="ignore"):    # divergence is caught below, with a clear message
-            for start in range(0, n_samples, batch_size):
-                idx = order[start:start + batch_size]
+            for start in range(0, n_samples, sgd.batch_size):
+                idx = order[start:start + sgd.batch_size]
                 grads(idx, grad_buffers, step)                # lr_t g
                 for i, (p, g) in enumerate(zip(params, grad_buffers)):
                     if momentum:
@@ -397,11 +443,11 @@ def _sgd(params: list, grads: Callable, n_samples: int, *, lr, epochs, batch_siz
                     p -= g
         if not all(np.all(np.isfinite(p)) for p in params):
             raise FloatingPointError(f"training diverged in epoch {epoch + 1} (the weights overflowed); "
-                                     f"lower lr (now {lr})")
+                                     f"lower the step size (now lr = {sgd.lr})")
         record = evaluate(epoch + 1)
         if not np.isfinite(record["loss"]):
             raise FloatingPointError(f"training diverged in epoch {epoch + 1} (loss = {record['loss']}); "
-                                     f"lower lr (now {lr})")
+                                     f"lower the step size (now lr = {sgd.lr})")
         history.record(epoch + 1, **record)
         if progress is not None:
             progress(epoch + 1, record)

@@ -41,7 +41,7 @@ def teacher_student_sample(teacher, N: int, seed):
     N = check_positive_int(N, "N")
     rng = make_rng(seed)
     Z = rng.standard_normal((N, teacher.p, teacher.n))
-    y_star = ts_forward(Z, teacher.v_star, teacher.W_star, teacher.bits, teacher.alpha).y
+    y_star = ts_forward(Z, teacher.v_star, teacher.W_star, teacher.staircase).y
     return Z, y_star, np.argmax(y_star, axis=1)
 
 
