@@ -10,11 +10,16 @@ in the notation of Long, Yin & Xin (2021):
   ceil or round convention);
 - :mod:`coarsegrad.ste` -- STEs (identity, relu, clipped_relu, log_tailed_relu,
   your own) and the admissibility check M1-M4;
+- :mod:`coarsegrad.alpha` -- rules for ``d sigma / d alpha`` (ae, pact, min, mean, your own),
+  for learning the resolution;
 - :mod:`coarsegrad.nets` -- the teacher-student model ``y_k = v^T sigma(Z w_k)`` and
   the two-layer perceptron ``f = V sigma(W x + b) + c``, with hand-derived coarse
   gradients;
 - :mod:`coarsegrad.population` -- exact Gaussian expectations: the population loss, its
-  gradient and the expected coarse gradient;
+  gradient and the expected coarse gradient (a package, one idea a module);
+- :mod:`coarsegrad.subspaces` -- the orthogonal-subspace classification model (classes in
+  mutually orthogonal subspaces): data, the linear-separability and coverage linear programs,
+  Wendel's probability, full-batch coarse gradient descent;
 - :mod:`coarsegrad.estimators` -- Monte Carlo, finite differences, Gaussian smoothing;
 - :mod:`coarsegrad.train` -- coarse gradient descent and SGD, sweeps on any executor;
 - :mod:`coarsegrad.claims` -- the theory's claims as functions returning their evidence;

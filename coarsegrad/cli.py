@@ -3,8 +3,13 @@
 The CLI sits on top of the library: it parses arguments, calls library functions and
 prints or writes their results. Nothing in the library imports it. Every file it writes
 is written atomically (a temporary file renamed into place), so an interrupted run never
-leaves a half-written file or destroys the previous one. Bad arguments give one line on
-stderr naming the argument, and exit status 2.
+leaves a half-written file or destroys the previous one, and with the permissions the
+umask gives. Output paths are checked before any work starts.
+
+Exit status: 0 success; 1 ``verify`` found a failing claim; 2 bad input, given as one line on
+stderr that names the argument to change (argument ranges are checked up front; numerical
+overflow, memory exhaustion and divergence met later are reported the same way); 3 an internal
+error (a bug: one line, ``COARSEGRAD_DEBUG=1`` shows the traceback); 130 interrupted.
 """
 from __future__ import annotations
 
@@ -18,44 +23,79 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._io import atomic_path, check_writable_dir, write_json, write_text
+from ._io import atomic_path, check_output_file, check_writable_dir, write_json, write_text
 
 __all__ = ["main", "build_parser", "format_claims", "format_claims_markdown"]
 
+#: Default output directory of ``coarsegrad figures`` (and input of ``coarsegrad results``). Not
+#: ``figures``: inside a checkout that is the committed output, which a default run must not replace.
+DEFAULT_FIGURES_DIR = "figures-out"
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _nonnegative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be a positive integer; got 0")
-    return value
+#: Ranges of the numeric options, checked before any work (one place, quoted in the help).
+RANGES = {
+    "seed": (0, 2 ** 63 - 1), "workers": (1, 256), "bits": (1, 16), "alpha": (1e-6, 1e3), "hidden": (1, 10 ** 6),
+    "epochs": (1, 10 ** 6), "lr": (0.0, 100.0), "batch_size": (1, 10 ** 7), "momentum": (0.0, 1.0),
+    "timeout": (0.0, 3600.0),
+}
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number; got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number; got {text}")
-    return value
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (argparse prints the usage block first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _int_in(lo: int, hi: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{lo}, {hi}]; got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{lo}, {hi}]; got {text}")
+        return value
+    return parse
+
+
+def _float_in(lo: float, hi: float, *, low_open: bool = True, high_open: bool = False):
+    span = f"{'(' if low_open else '['}{lo:g}, {hi:g}{')' if high_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number in {span}; got {text!r}") from None
+        bad = not np.isfinite(value) or (value <= lo if low_open else value < lo) or \
+            (value >= hi if high_open else value > hi)
+        if bad:
+            raise argparse.ArgumentTypeError(f"must be a number in {span}; got {text}")
+        return value
+    return parse
+
+
+def _range(name: str, kind=int, **kw):
+    lo, hi = RANGES[name]
+    return _int_in(lo, hi) if kind is int else _float_in(lo, hi, **kw)
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty; give a path")
+    return text
+
+
+# Kept for callers of the old names.
+_nonnegative_int = _range("seed")
+_positive_int = _int_in(1, 2 ** 31 - 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``coarsegrad`` command."""
-    from .figures import FIGURES, PRESETS
+    from .figures import FIGURES, MNIST_SGD, PRESETS, SYNTHETIC_SGD
     from .ste import available_stes
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="coarsegrad",
         description="The coarse gradient method for two-linear-layer networks with quantized ReLU "
                     "activations (Long, Yin, Xin 2021): verify the theory numerically, train, and "
@@ -63,69 +103,98 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"coarsegrad {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    seed_help = "seed of every random draw, an integer in [0, 2**63 - 1] (default 0)"
 
     verify = sub.add_parser("verify", help="check the paper's claims numerically and print a table",
-                            description="Run the numerical checks of SPEC section 5 (claims 1-8) and print, "
-                                        "for each, the measured figure, its threshold and pass/fail. Exits 1 "
-                                        "if a claim fails.")
+                            description="Run the numerical checks of the theory (the claims listed in the "
+                                        "README and docs/findings.md) and print, for each, the measured figure, "
+                                        "its threshold and pass/fail. Exits 1 if a claim fails.")
     size = verify.add_mutually_exclusive_group()
     size.add_argument("--quick", dest="preset", action="store_const", const="quick",
                       help="small sizes, under a minute on 2 cores (default)")
     size.add_argument("--full", dest="preset", action="store_const", const="full",
                       help="larger Monte Carlo and more random configurations (several minutes)")
-    verify.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of every random draw (default 0)")
-    verify.add_argument("--only", type=int, nargs="+", metavar="N", help="run only these claim numbers")
-    verify.add_argument("--json", metavar="PATH", help="also write the evidence as JSON to PATH")
+    verify.add_argument("--seed", type=_range("seed"), default=0, help=seed_help)
+    verify.add_argument("--only", type=_int_in(1, 99), nargs="+", metavar="N", help="run only these claim numbers")
+    verify.add_argument("--json", metavar="PATH", type=_nonempty, help="also write the evidence as JSON to PATH")
     verify.add_argument("--markdown", action="store_true", help="print the table as Markdown (as in the README)")
     verify.set_defaults(preset="quick", run=_verify)
 
     figures = sub.add_parser("figures", help="regenerate the figures (image, data, manifest)",
-                             description="Compute and draw the figures of SPEC section 6. For each NAME, writes "
-                                         "NAME.png, NAME.pdf and NAME.json (the plotted data) into --out, and "
-                                         "updates manifest.json there (settings, seed, version, time taken).")
+                             description="Compute and draw the figures listed in the README. For each NAME, "
+                                         "writes NAME.png, NAME.pdf and NAME.json (the plotted data) into --out, "
+                                         "and updates manifest.json there (preset, seed, settings, version and "
+                                         "time of each figure). Progress goes to stderr.")
     figures.add_argument("--preset", choices=sorted(PRESETS), default="fast",
-                         help="fast: all six in about two minutes on 2 cores (default); full: the paper's "
+                         help="fast: every figure in a few minutes on 2 cores (default); full: the paper's "
                               "scale; tiny: seconds, for smoke tests")
     figures.add_argument("--only", nargs="+", choices=list(FIGURES), metavar="NAME",
                          help=f"only these figures: {', '.join(FIGURES)}")
-    figures.add_argument("--out", default="figures", help="output directory (default ./figures)")
-    figures.add_argument("--seed", type=_nonnegative_int, default=0, help="seed (default 0)")
-    figures.add_argument("--workers", type=_positive_int, default=None,
-                         help="processes for the independent training runs (default: every core; 1 runs "
+    figures.add_argument("--out", type=_nonempty, default=DEFAULT_FIGURES_DIR,
+                         help=f"output directory (default ./{DEFAULT_FIGURES_DIR}; the committed figures of a "
+                              "checkout are regenerated with --out figures)")
+    figures.add_argument("--seed", type=_range("seed"), default=0, help=seed_help)
+    figures.add_argument("--workers", type=_range("workers"), default=None,
+                         help="processes for the independent training runs, in [1, 256] (default: chosen from "
+                              "the work -- in this process when a step is short, else one per core; 1 runs "
                               "everything in this process)")
+    figures.add_argument("--scheduler", metavar="ADDRESS", type=_nonempty,
+                         help="run the training runs on a dask.distributed cluster whose scheduler listens at "
+                              "ADDRESS (e.g. tcp://10.0.0.5:8786); needs pip install 'coarsegrad[dask]'")
     figures.add_argument("--quiet", action="store_true", help="no progress on stderr")
     figures.set_defaults(run=_figures)
 
     results = sub.add_parser("results", help="write the results tables (docs/results.md) from figure data",
                              description="Render the tables of docs/results.md from the JSON data that "
-                                         "'coarsegrad figures' wrote.")
-    results.add_argument("--figures", default="figures", help="directory with the figure data (default ./figures)")
-    results.add_argument("--out", default=None, help="write here instead of printing (e.g. docs/results.md)")
+                                         "'coarsegrad figures' wrote. Refuses data of different presets or seeds.")
+    results.add_argument("--figures", type=_nonempty, default=DEFAULT_FIGURES_DIR,
+                         help=f"directory with the figure data (default ./{DEFAULT_FIGURES_DIR})")
+    results.add_argument("--out", type=_nonempty, default=None,
+                         help="write here instead of printing (e.g. docs/results.md)")
     results.set_defaults(run=_results)
 
+    d = "default: %(default)s"
     train = sub.add_parser("train", help="train a quantized perceptron with coarse gradient descent",
                            description="Train f = V sigma(W x + b) + c by minibatch SGD on coarse gradients and "
                                        "report training and test accuracy. Progress goes to stderr.")
     train.add_argument("--data", default="blobs", choices=["blobs", "sectors", "mnist-subset", "mnist"],
-                       help="data set (mnist needs --mnist-dir with the IDX files)")
-    train.add_argument("--mnist-dir", help="directory with the standard MNIST IDX files (for --data mnist)")
-    train.add_argument("--ste", default="clipped_relu", help=f"STE: {', '.join(available_stes())} (default clipped_relu)")
-    train.add_argument("--bits", type=_positive_int, default=2, help="bit-width of the activation (default 2)")
-    train.add_argument("--alpha", type=_positive_float, default=None,
-                       help="resolution alpha (default 2 / (2**bits - 1): the staircase spans [0, 2])")
+                       help=f"data set; mnist needs --mnist-dir with the IDX files ({d})")
+    train.add_argument("--mnist-dir", type=_nonempty,
+                       help="directory with the standard MNIST IDX files (for --data mnist)")
+    train.add_argument("--ste", default="clipped_relu", help=f"STE: {', '.join(available_stes())} ({d})")
+    train.add_argument("--bits", type=_range("bits"), default=2,
+                       help=f"bit-width of the activation, in [1, 16] ({d})")
+    train.add_argument("--alpha", type=_range("alpha", float, low_open=False), default=None,
+                       help="resolution alpha, in [1e-6, 1000] (default 2 / (2**bits - 1): the staircase "
+                            "spans [0, 2])")
+    train.add_argument("--learn-alpha", metavar="RULE", choices=["ae", "pact", "min", "mean"], default=None,
+                       help="also learn alpha (starting at --alpha) with this rule for d sigma/d alpha: ae, pact, "
+                            "min or mean (coarsegrad.alpha; same step size as the weights)")
     train.add_argument("--float", dest="float_relu", action="store_true",
                        help="train the float ReLU network instead (no quantization; for comparison)")
-    train.add_argument("--hidden", type=_positive_int, default=None, help="hidden units (default 64; 256 for MNIST)")
-    train.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default 100; 8 for MNIST)")
-    train.add_argument("--lr", type=_positive_float, default=None, help="step size (default 0.1; 0.05 for MNIST)")
-    train.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (default 32; 64 for MNIST)")
-    train.add_argument("--momentum", type=float, default=0.9, help="heavy-ball momentum in [0, 1) (default 0.9)")
-    train.add_argument("--schedule", choices=["constant", "cosine", "step"], default="cosine")
-    train.add_argument("--loss", choices=["cross_entropy", "squared"], default="cross_entropy")
+    train.add_argument("--hidden", type=_range("hidden"), default=None,
+                       help="hidden units, in [1, 1000000] (default 64; 256 for MNIST)")
+    train.add_argument("--epochs", type=_range("epochs"), default=None,
+                       help="epochs, in [1, 1000000] (default 100; 8 for MNIST)")
+    train.add_argument("--lr", type=_range("lr", float), default=None,
+                       help=f"step size, in (0, 100] (default {SYNTHETIC_SGD['lr']}; {MNIST_SGD['lr']} for MNIST)")
+    train.add_argument("--batch-size", type=_range("batch_size"), default=None,
+                       help=f"batch size, in [1, 10000000] (default {SYNTHETIC_SGD['batch_size']}; "
+                            f"{MNIST_SGD['batch_size']} for MNIST)")
+    train.add_argument("--momentum", type=_range("momentum", float, low_open=False, high_open=True), default=0.9,
+                       help=f"heavy-ball momentum, in [0, 1) ({d})")
+    train.add_argument("--schedule", choices=["constant", "cosine", "step"], default="cosine",
+                       help=f"step-size schedule over the epochs: constant, cosine decay to 0, or step "
+                            f"(x0.1 every 10 epochs) ({d})")
+    train.add_argument("--loss", choices=["cross_entropy", "squared"], default="cross_entropy",
+                       help=f"training loss: softmax cross-entropy, or squared error on one-hot targets ({d})")
     train.add_argument("--dtype", choices=["float64", "float32"], default=None,
                        help="floating type (default float64; float32 for MNIST)")
-    train.add_argument("--seed", type=_nonnegative_int, default=0)
-    train.add_argument("--json", metavar="PATH", help="write the history and settings as JSON")
+    train.add_argument("--seed", type=_range("seed"), default=0,
+                       help="seed of the data, the initialization and the batch order, an integer in "
+                            f"[0, 2**63 - 1] ({d})")
+    train.add_argument("--json", metavar="PATH", type=_nonempty,
+                       help="write the history and settings as JSON to PATH")
     train.add_argument("--quiet", action="store_true", help="no progress on stderr")
     train.set_defaults(run=_train)
 
@@ -134,16 +203,26 @@ def build_parser() -> argparse.ArgumentParser:
     info = data_sub.add_parser("info", help="describe the MNIST subset shipped with the package")
     info.set_defaults(run=_data_info)
     check = data_sub.add_parser("check", help="validate the MNIST IDX files in a directory")
-    check.add_argument("--dir", required=True, help="directory with the IDX files")
+    check.add_argument("--dir", required=True, type=_nonempty, help="directory with the IDX files")
     check.set_defaults(run=_data_check)
     fetch = data_sub.add_parser("fetch", help="download a data set (needs a network)")
     fetch.add_argument("dataset", choices=["mnist"])
-    fetch.add_argument("--dir", required=True, help="directory to write the files into")
-    fetch.add_argument("--mirror", action="append", help="base URL to try (repeatable; default: the known mirrors)")
-    fetch.add_argument("--timeout", type=_positive_float, default=15.0, help="seconds per connection (default 15)")
+    fetch.add_argument("--dir", required=True, type=_nonempty, help="directory to write the files into")
+    fetch.add_argument("--mirror", action="append", type=_nonempty,
+                       help="base URL to try (repeatable; default: the known mirrors)")
+    fetch.add_argument("--timeout", type=_range("timeout", float), default=15.0,
+                       help="seconds per connection, in (0, 3600] (default 15)")
     fetch.set_defaults(run=_data_fetch)
     data.set_defaults(run=lambda args: (data.print_help(), 0)[1])
     return parser
+
+
+#: Per command: the option to change when the numbers overflow or the run runs out of memory.
+_OVERFLOW_HINT = {"train": "lower --lr (or --alpha)", "figures": "use a smaller --preset",
+                  "verify": "use --quick", "data": "check the files"}
+_MEMORY_HINT = {"train": "lower --hidden or --batch-size, or use --dtype float32",
+                "figures": "use a smaller --preset or fewer --workers", "verify": "use --quick",
+                "data": "free some memory"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,15 +232,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    name = f"coarsegrad {args.command}"
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print(f"coarsegrad {args.command}: interrupted; files already written are complete, none is half-written",
-              file=sys.stderr)
+        print(f"{name}: interrupted; files already written are complete, none is half-written", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, ConnectionError) as exc:     # bad input: one clear line, no traceback
-        print(f"coarsegrad {args.command}: error: {exc}", file=sys.stderr)
+    except (FloatingPointError, OverflowError) as exc:   # before ValueError: numbers out of range, met mid-run
+        print(f"{name}: error: {_one_line(exc)}; {_OVERFLOW_HINT[args.command]}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"{name}: error: out of memory; {_MEMORY_HINT[args.command]}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, OSError, ConnectionError) as exc:     # bad input: one clear line, no traceback
+        print(f"{name}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:                                             # a bug: say so in one line
+        if os.environ.get("COARSEGRAD_DEBUG"):
+            raise
+        print(f"{name}: internal error ({type(exc).__name__}: {_one_line(exc)}); please report it "
+              f"(COARSEGRAD_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 3
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 def _progress(enabled: bool):
@@ -191,14 +287,16 @@ def format_claims(results) -> str:
         lines.append(f"{res.number:<6}{res.title}  [{res.seconds:.1f} s]")
         lines.append(f"{'':<6}  setting: {res.setting}")
         for check in res.checks:
-            verdict = {True: "pass", False: "FAIL", None: "(report)"}[check.passed]
-            rel = "" if check.relation == "report" else check.relation
+            verdict = check.verdict                 # "FAIL (non-finite)" for NaN/inf evidence
+            rel = "" if check.relation in ("report", "skipped") else check.relation
             lines.append(f"{'':<6}  {check.quantity:<60}{_fmt(check.value):>12}  {rel:<6}"
                          f"{_fmt(check.threshold):>10}  {verdict}")
     failed = [r.number for r in results if not r.passed]
+    skipped = [r.number for r in results if getattr(r, "skipped", False)]
     lines.append("-" * len(head))
-    lines.append(f"{len(results) - len(failed)} of {len(results)} claims pass"
-                 + (f"; failed: {', '.join(map(str, failed))}" if failed else ""))
+    lines.append(f"{len(results) - len(failed) - len(skipped)} of {len(results) - len(skipped)} claims pass"
+                 + (f"; failed: {', '.join(map(str, failed))}" if failed else "")
+                 + (f"; skipped at this preset: {', '.join(map(str, skipped))}" if skipped else ""))
     return "\n".join(lines)
 
 
@@ -207,8 +305,8 @@ def format_claims_markdown(results) -> str:
     lines = ["| claim | check | measured | threshold | result |", "| --- | --- | --- | --- | --- |"]
     for res in results:
         for i, check in enumerate(res.checks):
-            verdict = {True: "pass", False: "**FAIL**", None: "(report)"}[check.passed]
-            bound = "" if check.relation == "report" else f"{check.relation} {_fmt(check.threshold)}"
+            verdict = f"**{check.verdict}**" if check.passed is False else check.verdict
+            bound = "" if check.relation in ("report", "skipped") else f"{check.relation} {_fmt(check.threshold)}"
             title = f"{res.number}. {res.title}" if i == 0 else ""
             cells = [title, check.quantity, _fmt(check.value), bound, verdict]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
@@ -216,13 +314,15 @@ def format_claims_markdown(results) -> str:
 
 
 def _verify(args) -> int:
-    from .claims import run_claims
-    if args.json:
-        check_writable_dir(Path(args.json).parent, "--json")
+    from .claims import CLAIMS, run_claims
+    json_path = check_output_file(args.json, "--json") if args.json is not None else None
+    unknown = sorted(set(args.only or ()) - set(CLAIMS))
+    if unknown:
+        raise ValueError(f"--only: unknown claim number(s) {unknown}; claims are {sorted(CLAIMS)}")
     results = run_claims(args.preset, seed=args.seed, only=args.only)
     print(format_claims_markdown(results) if args.markdown else format_claims(results))
-    if args.json:
-        write_json(args.json, {"version": __version__, "preset": args.preset, "seed": args.seed,
+    if json_path is not None:
+        write_json(json_path, {"version": __version__, "preset": args.preset, "seed": args.seed,
                                "claims": [r.as_dict() for r in results]})
     return 0 if all(r.passed for r in results) else 1
 
@@ -239,13 +339,108 @@ def _save_figure(fig, out: Path, name: str) -> list:
     return paths
 
 
+class _Runs:
+    """The ``map_fn`` of the figure computations: runs the independent training runs of one figure,
+    reports each finished run on stderr, and picks where they run.
+
+    - ``scheduler``: a dask.distributed cluster;
+    - ``workers == 1``: this process;
+    - ``workers`` given: a process pool of that size (started once, reused across figures);
+    - default: the first run of a step goes here and is timed; if the remaining runs would take
+      less than a pool costs to start, they stay here, else a pool of ``min(cores, runs)`` runs them.
+    """
+
+    def __init__(self, workers, scheduler, report):
+        self.workers, self.report = workers, report
+        self.pool = self.client = None
+        self.executor = None
+        self.label = ""
+        if scheduler:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise ValueError("--scheduler needs dask.distributed: pip install 'coarsegrad[dask]'") from None
+            try:
+                self.client = Client(scheduler, timeout="5s")     # a scheduler answers in milliseconds
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ConnectionError(f"--scheduler {scheduler!r}: cannot reach a dask scheduler there "
+                                      f"({_one_line(exc)}); check the address (e.g. tcp://HOST:8786)") from None
+            self.executor = self.client.get_executor()
+            self.where = f"dask scheduler {scheduler}"
+        else:
+            self.where = "this process" if workers == 1 else None
+
+    def __call__(self, fn, tasks):
+        from .train import _pool_pays, process_pool
+        tasks = list(tasks)
+        n = len(tasks)
+        start = time.perf_counter()
+        results = []
+        last = [start]
+
+        def done(result):
+            # One line per finished run once a step has run for a while, at most one a second: long
+            # steps (MNIST: minutes) show progress, short ones stay quiet.
+            results.append(result)
+            now = time.perf_counter()
+            if now - start >= 2.0 and (now - last[0] >= 1.0 or len(results) == n):
+                last[0] = now
+                self.report(f"[figures] {self.label}: run {len(results)}/{n} done ({now - start:.1f} s)")
+
+        if self.executor is None and (self.workers == 1 or n <= 1):
+            for task in tasks:
+                done(fn(task))
+            return results
+        executor = self.executor
+        if executor is None:
+            if self.workers is None and self.pool is None:
+                done(fn(tasks[0]))
+                if not _pool_pays(time.perf_counter() - start, n - 1, os.cpu_count() or 1):
+                    for task in tasks[1:]:
+                        done(fn(task))
+                    return results
+            size = min(self.workers or os.cpu_count() or 1, n - len(results))
+            if size <= 1 and self.pool is None:          # one run left, or one core: a pool only adds its start-up
+                for task in tasks[len(results):]:
+                    done(fn(task))
+                return results
+            if self.pool is None or self.pool_size < size:
+                if self.pool is not None:
+                    self.pool.shutdown()
+                self.pool, self.pool_size = process_pool(size), size
+                self.report(f"[figures] {self.label}: started {size} worker process(es)")
+            executor = self.pool
+        for result in executor.map(fn, tasks[len(results):]):
+            done(result)
+        return results
+
+    def close(self, abort: bool = False):
+        """Shut the pool down; on ``abort`` (Ctrl-C, an error) without waiting for runs in flight,
+        which may take minutes and whose results nobody would read."""
+        if self.pool is not None:
+            if abort:
+                processes = list(getattr(self.pool, "_processes", {}).values())   # private, but no public way
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                for process in processes:
+                    process.terminate()
+            else:
+                self.pool.shutdown()
+        if self.client is not None:
+            self.client.close()
+
+
+def _figure_presets(manifest: dict) -> dict:
+    return {name: (entry.get("preset"), entry.get("seed")) for name, entry in manifest.get("figures", {}).items()}
+
+
 def _figures(args) -> int:
+    from .data.mnist import default_mnist_dir
     from .figures import FIGURES, PRESETS
-    from .train import process_pool
     out = check_writable_dir(args.out, "--out")
-    names = args.only or list(FIGURES)
-    workers = args.workers or os.cpu_count() or 1
+    names = list(dict.fromkeys(args.only or FIGURES))
     report = _progress(not args.quiet)
+    if "mnist" in names and PRESETS[args.preset].get("full_mnist"):
+        default_mnist_dir()          # a wrong COARSEGRAD_MNIST_DIR is an error now, not after the other figures
     manifest_path = out / "manifest.json"
     manifest = {}
     if manifest_path.exists():
@@ -253,15 +448,25 @@ def _figures(args) -> int:
             manifest = json.loads(manifest_path.read_text())
         except json.JSONDecodeError:
             manifest = {}
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("figures", {}), dict):
+            manifest = {}
     manifest.setdefault("figures", {})
-    executor = process_pool(workers) if workers > 1 else None
+    others = {name: ps for name, ps in _figure_presets(manifest).items()
+              if name not in names and ps != (args.preset, args.seed)}
+    if others:          # not silent: the directory will hold two runs, and 'results' refuses to mix them
+        listing = ", ".join(f"{name} (preset {p}, seed {s})" for name, (p, s) in sorted(others.items()))
+        print(f"coarsegrad figures: note: {out} also holds {listing}; the manifest records each figure's preset, "
+              f"and 'coarsegrad results' will refuse the mixture until you regenerate them with "
+              f"--preset {args.preset} --seed {args.seed}", file=sys.stderr)
+    runs = _Runs(args.workers, args.scheduler, report)
     try:
-        map_fn = executor.map if executor is not None else map
         for name in names:
             compute, draw, description = FIGURES[name]
-            report(f"[figures] {name}: computing ({args.preset} preset, {workers} worker(s)) ...")
+            runs.label = name
+            report(f"[figures] {name}: computing ({args.preset} preset, "
+                   f"{runs.where or 'workers chosen from the work'}) ...")
             start = time.perf_counter()
-            data = compute(args.preset, args.seed, map_fn=map_fn)
+            data = compute(args.preset, args.seed, map_fn=runs)
             seconds = time.perf_counter() - start
             write_json(out / f"{name}.json", data)
             fig = draw(data)
@@ -270,22 +475,37 @@ def _figures(args) -> int:
                 "description": description, "files": files + [f"{name}.json"],
                 "compute": f"coarsegrad.figures.{compute.__name__}", "draw": f"coarsegrad.figures.{draw.__name__}",
                 "preset": args.preset, "preset_settings": PRESETS[args.preset], "seed": args.seed,
-                "workers": workers, "version": __version__, "seconds": round(seconds, 2)}
+                "command": f"coarsegrad figures --preset {args.preset} --seed {args.seed} --only {name}",
+                "workers": args.workers or ("dask" if args.scheduler else "auto"), "version": __version__,
+                "seconds": round(seconds, 2)}
+            manifest.pop("command", None)         # older manifests: one command for all, wrong once mixed
             manifest["version"] = __version__
-            manifest["command"] = "coarsegrad figures " + " ".join(f"--{k} {v}" for k, v in
-                                                                   (("preset", args.preset), ("seed", args.seed)))
+            manifest["presets"] = sorted({f"{e.get('preset')} (seed {e.get('seed')})"
+                                          for e in manifest["figures"].values()})
             write_json(manifest_path, manifest)       # after every figure: an interruption keeps the finished ones
             report(f"[figures] {name}: {seconds:.1f} s -> {out / name}.png, .pdf, .json")
-    finally:
-        if executor is not None:
-            executor.shutdown()
+    except BaseException:
+        runs.close(abort=True)
+        raise
+    runs.close()
     return 0
 
 
 def _results(args) -> int:
     from .figures import FIGURES, results_markdown
     directory = Path(args.figures)
-    figure_data = {}
+    if not directory.is_dir():
+        raise NotADirectoryError(f"--figures {str(directory)!r} is not a directory with figure data; run "
+                                 f"'coarsegrad figures --out {directory}' first")
+    out_path = check_output_file(args.out, "--out") if args.out is not None else None
+    manifest = {}
+    if (directory / "manifest.json").exists():
+        try:
+            manifest = json.loads((directory / "manifest.json").read_text()).get("figures", {})
+        except (json.JSONDecodeError, AttributeError):
+            raise ValueError(f"{directory / 'manifest.json'} is not a valid manifest; regenerate the figures "
+                             f"with 'coarsegrad figures --out {directory}'") from None
+    figure_data, presets = {}, {}
     for name in FIGURES:
         path = directory / f"{name}.json"
         if path.exists():
@@ -293,10 +513,20 @@ def _results(args) -> int:
                 figure_data[name] = json.loads(path.read_text())
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path} is not valid JSON ({exc}); regenerate it with 'coarsegrad figures --only {name}'")
+            settings = figure_data[name].get("settings", {}) if isinstance(figure_data[name], dict) else {}
+            presets[name] = (settings.get("preset"), settings.get("seed", 0))
+            entry = manifest.get(name) if isinstance(manifest, dict) else None
+            if isinstance(entry, dict) and (entry.get("preset"), entry.get("seed")) != presets[name]:
+                raise ValueError(f"{path} says preset {presets[name][0]}, seed {presets[name][1]} but the manifest "
+                                 f"says preset {entry.get('preset')}, seed {entry.get('seed')}; regenerate it with "
+                                 f"'coarsegrad figures --only {name} --out {directory}'")
+    if len(set(presets.values())) > 1:
+        listing = ", ".join(f"{name}: preset {p}, seed {s}" for name, (p, s) in presets.items())
+        raise ValueError(f"the figure data in {directory} mixes runs ({listing}); one results page must come from "
+                         f"one run: regenerate them with one 'coarsegrad figures --preset P --seed S --out {directory}'")
     text = results_markdown(figure_data) + "\n"
-    if args.out:
-        check_writable_dir(Path(args.out).parent, "--out")
-        write_text(args.out, text)
+    if out_path is not None:
+        write_text(out_path, text)
     else:
         print(text, end="")
     return 0
@@ -304,23 +534,50 @@ def _results(args) -> int:
 
 # --------------------------------------------------------------------------- train
 
+def _check_memory(n_inputs: int, hidden: int, classes: int, n_samples: int, batch: int, itemsize: int) -> None:
+    """Refuse a network that cannot fit in memory before allocating it (Linux overcommits: a too-large
+    allocation may succeed and then get the process killed instead of raising MemoryError)."""
+    weights = (n_inputs + 1) * hidden + (hidden + 1) * classes
+    # params, gradients, velocity and a copy; forward pass of a batch and of a 4096-sample evaluation slice
+    need = itemsize * (4 * weights + 4 * hidden * (min(batch, n_samples) + min(4096, n_samples)))
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > total / 2:
+        raise ValueError(f"--hidden {hidden} with --batch-size {batch} needs about {need / 1e9:.1f} GB; this machine "
+                         f"has {total / 1e9:.1f} GB: lower --hidden or --batch-size")
+
+
 def _train(args) -> int:
     from . import data as D
-    from .figures import resolution
+    from .figures import MNIST_SGD, SYNTHETIC_SGD, resolution
     from .nets import mlp_init
     from .quant import Staircase
     from .ste import get_ste
     from .train import SGD, mlp_train
     get_ste(args.ste)
-    if not 0 <= args.momentum < 1:
-        raise ValueError(f"--momentum must lie in [0, 1); got {args.momentum}")
-    if args.bits > 16:
-        raise ValueError(f"--bits must be at most 16; got {args.bits}")
+    json_path = check_output_file(args.json, "--json") if args.json is not None else None
     mnist = args.data.startswith("mnist")
     if args.data == "mnist":
         if not args.mnist_dir:
             raise ValueError("--data mnist needs --mnist-dir DIR with the IDX files "
                              "(or use --data mnist-subset, shipped with the package)")
+        if not Path(args.mnist_dir).is_dir():
+            raise NotADirectoryError(f"--mnist-dir {args.mnist_dir!r} is not a directory; run 'coarsegrad data "
+                                     f"fetch mnist --dir {args.mnist_dir}' first")
+    elif args.mnist_dir:
+        raise ValueError(f"--mnist-dir is only used with --data mnist (got --data {args.data})")
+    dtype = np.dtype(args.dtype or ("float32" if mnist else "float64"))
+    hidden = args.hidden or (256 if mnist else 64)
+    stair = Staircase(args.bits, args.alpha or resolution(args.bits))
+    stair._alpha_in(dtype)          # e.g. a tiny alpha that float32 cannot hold: say so before loading data
+    defaults = MNIST_SGD if mnist else SYNTHETIC_SGD      # the experiments' settings: one source (figures.py)
+    sgd = SGD(lr=args.lr or defaults["lr"], epochs=args.epochs or (8 if mnist else 100),
+              batch_size=args.batch_size or defaults["batch_size"], momentum=args.momentum, schedule=args.schedule)
+    n_train = {"mnist": 60000, "mnist-subset": 8000}.get(args.data, 600)
+    _check_memory(784 if mnist else 2, hidden, 10 if mnist else 4, n_train, sgd.batch_size, dtype.itemsize)
+    if args.data == "mnist":
         x, y = D.load_mnist(args.mnist_dir, "train")
         xt, yt = D.load_mnist(args.mnist_dir, "test")
     elif args.data == "mnist-subset":
@@ -330,16 +587,11 @@ def _train(args) -> int:
         make = D.SYNTHETIC_SETS[args.data]
         x, y = make(n_samples=600, seed=args.seed)
         xt, yt = make(n_samples=600, seed=args.seed + 10**6)
-    dtype = np.dtype(args.dtype or ("float32" if mnist else "float64"))
     if mnist:
         x, xt = D.to_float(x, dtype), D.to_float(xt, dtype)
     else:
         x, xt = x.astype(dtype), xt.astype(dtype)
     y, yt = y.astype(np.intp), yt.astype(np.intp)
-    hidden = args.hidden or (256 if mnist else 64)
-    stair = Staircase(args.bits, args.alpha or resolution(args.bits))
-    sgd = SGD(lr=args.lr or (0.05 if mnist else 0.1), epochs=args.epochs or (8 if mnist else 100),
-              batch_size=args.batch_size or (64 if mnist else 32), momentum=args.momentum, schedule=args.schedule)
     K = int(max(y.max(), yt.max())) + 1
     params0 = mlp_init(x.shape[1], hidden, K, args.seed, staircase=stair, dtype=dtype)
     activation = (lambda h: np.maximum(h, 0)) if args.float_relu else None
@@ -353,18 +605,20 @@ def _train(args) -> int:
     what = ("float ReLU" if args.float_relu else
             f"{args.bits}-bit (alpha {stair.alpha:.4g}, top {stair.top:.4g}), STE {args.ste}")
     report(f"[train] {args.data}: {x.shape[0]} train / {xt.shape[0]} test, {x.shape[1]}-{hidden}-{K}, {what}")
-    params, hist = mlp_train(x, y, params0, "relu" if args.float_relu else args.ste, stair, sgd, seed=args.seed,
-                             loss=args.loss, activation=activation, eval_data=(xt, yt), progress=progress)
+    with np.errstate(over="ignore", invalid="ignore"):     # overflow is detected and reported as divergence
+        params, hist = mlp_train(x, y, params0, "relu" if args.float_relu else args.ste, stair, sgd, seed=args.seed,
+                                 loss=args.loss, activation=activation, eval_data=(xt, yt), progress=progress,
+                                 learn_alpha=args.learn_alpha)
+    learned = f", learned alpha {hist['alpha'][-1]:.4g}" if "alpha" in hist.values else ""
     print(f"final: training accuracy {hist['accuracy'][-1]:.4f}, test accuracy {hist['test_accuracy'][-1]:.4f}, "
-          f"loss {hist['loss'][-1]:.4g} ({time.perf_counter() - start:.1f} s)")
-    if args.json:
-        check_writable_dir(Path(args.json).parent, "--json")
+          f"loss {hist['loss'][-1]:.4g}{learned} ({time.perf_counter() - start:.1f} s)")
+    if json_path is not None:
         settings = {k: v for k, v in vars(args).items()
                     if k not in ("run", "command", "lr", "epochs", "batch_size", "momentum", "schedule", "alpha")}
         settings.update(hidden=hidden, staircase=dict(bits=stair.bits, alpha=stair.alpha,
                                                       convention=stair.convention),
                         sgd=sgd.as_dict(), dtype=str(dtype))
-        write_json(args.json, {"version": __version__, "settings": settings, "history": hist.as_dict()})
+        write_json(json_path, {"version": __version__, "settings": settings, "history": hist.as_dict()})
     return 0
 
 
@@ -381,6 +635,9 @@ def _data_info(args) -> int:
 
 def _data_check(args) -> int:
     from .data import load_mnist
+    if not Path(args.dir).is_dir():
+        raise NotADirectoryError(f"--dir {args.dir!r} is not a directory; give the directory that holds the "
+                                 f"MNIST IDX files")
     for split in ("train", "test"):
         images, labels = load_mnist(args.dir, split)
         print(f"{split}: {images.shape[0]} images of 28x28, labels {np.bincount(labels, minlength=10).tolist()}: ok")

@@ -34,9 +34,13 @@ def cosine(a, b) -> float:
     population gradient through it, and NaN evidence fails a claim's check.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    den = np.linalg.norm(a) * np.linalg.norm(b)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return float(np.sum(a * b) / den) if den > 0 else float("nan")
+    # Scale each by its largest entry first: norms and dot products of vectors near 1e+-160 would
+    # over- or underflow, and the cosine does not depend on the scale.
+    ma, mb = np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0)
+    if not (ma > 0 and mb > 0):          # a zero vector (or NaN entries): the angle is undefined
+        return float("nan")
+    a, b = a / ma, b / mb
+    return float(np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
 class Estimate(NamedTuple):
@@ -106,7 +110,11 @@ def z_scores(estimate: Estimate, exact, *, atol: float = 0.0) -> np.ndarray:
     ndarray, shape of ``estimate.mean``
         ``inf`` where ``stderr = 0`` but the values differ by more than ``atol``.
     """
-    diff = np.asarray(estimate.mean, dtype=np.float64) - np.asarray(exact, dtype=np.float64)
+    mean, exact = np.asarray(estimate.mean, dtype=np.float64), np.asarray(exact, dtype=np.float64)
+    if exact.shape != mean.shape:      # broadcasting would compare the wrong entries, silently
+        raise ValueError(f"exact has shape {exact.shape} but estimate.mean has shape {mean.shape}; "
+                         f"pass the exact values of the same quantity, entry for entry")
+    diff = mean - exact
     diff = np.where(np.abs(diff) <= atol, 0.0, diff)
     se = np.asarray(estimate.stderr, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):

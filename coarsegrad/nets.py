@@ -23,7 +23,8 @@ second layer ``v`` (shape ``(p,)``)::
     dl/dV = delta sigma(h)^T,   dl/dc = delta
     d~l/dW = [(V^T delta) * mu'(h)] x^T,   d~l/db = (V^T delta) * mu'(h)
 
-with softmax cross-entropy (default) or the squared loss to one-hot targets.
+with softmax cross-entropy (default), the squared loss to one-hot targets, or the
+multi-class hinge ``l = sum_{l != y} max(0, margin - f_y + f_l)`` (docs/theory.md §7).
 
 Everything is vectorized over a batch (leading axis ``N``) and the batch loss is
 the mean of the sample losses, so every gradient is a batch mean too.
@@ -38,17 +39,17 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_dim, check_labels, check_positive_int, make_rng
+from ._checks import as_float_array, check_dim, check_labels, check_positive_int, check_real, make_rng
 from .quant import Staircase
 from .ste import check_staircase, get_ste
 
 __all__ = [
     "TSPass", "TSGrads", "ts_forward", "ts_loss", "ts_coarse_grad", "ts_predict",
     "MLPParams", "MLPPass", "mlp_init", "mlp_forward", "mlp_loss", "mlp_coarse_grad",
-    "mlp_predict", "one_hot", "LOSSES",
+    "mlp_predict", "one_hot", "LOSSES", "ts_alpha_grad", "mlp_alpha_grad",
 ]
 
-LOSSES = ("cross_entropy", "squared")
+LOSSES = ("cross_entropy", "squared", "hinge")
 
 
 def _activate(h: np.ndarray, staircase: Staircase, activation: Callable | None) -> np.ndarray:
@@ -345,7 +346,8 @@ def one_hot(labels, K: int, dtype=np.float64) -> np.ndarray:
     return Y
 
 
-def mlp_loss(f, labels, loss: str = "cross_entropy", *, validate: bool = True) -> tuple[float, np.ndarray]:
+def mlp_loss(f, labels, loss: str = "cross_entropy", *, margin: float = 1.0,
+             validate: bool = True) -> tuple[float, np.ndarray]:
     r"""Batch-mean loss of the logits ``f`` and its derivative ``delta = d loss / d f``.
 
     ``cross_entropy``: ``l = logsumexp(f) - f_y``, ``delta = (softmax(f) - onehot(y)) / N``,
@@ -354,12 +356,21 @@ def mlp_loss(f, labels, loss: str = "cross_entropy", *, validate: bool = True) -
 
     ``squared``: ``l = 1/2 ||f - onehot(y)||^2``, ``delta = (f - onehot(y)) / N``.
 
+    ``hinge`` (multi-class, with margin): ``l = sum_{k != y} max(0, margin - f_y + f_k)``;
+    with ``A_k = 1{margin - f_y + f_k > 0}`` (``k != y``; strict, so a term exactly at its kink
+    contributes 0 -- the subgradient that lets a run stop at loss exactly 0)
+    ``delta_k = A_k / N`` and ``delta_y = -sum_{k != y} A_k / N`` (docs/theory.md §7).
+    Its value 0 means every sample is classified with ``f_y >= f_k + margin``.
+
     Parameters
     ----------
     f : array_like, shape (N, K)
     labels : array_like of int, shape (N,)
         Classes in ``[0, K)``.
-    loss : {"cross_entropy", "squared"}
+    loss : {"cross_entropy", "squared", "hinge"}
+    margin : float
+        The hinge's margin ``> 0`` (ignored by the other losses). The orthogonal-subspace
+        experiments pass the staircase's ``alpha`` (:mod:`coarsegrad.subspaces`).
 
     Returns
     -------
@@ -374,6 +385,16 @@ def mlp_loss(f, labels, loss: str = "cross_entropy", *, validate: bool = True) -
         labels = check_labels(labels, "labels", n_classes=f.shape[1], n_samples=f.shape[0])
     N, K = f.shape
     rows = np.arange(N)
+    if loss == "hinge":
+        margin = check_real(margin, "margin", low=0.0, low_open=True)
+        gap = margin - f[rows, labels][:, None] + f          # (N, K): margin - f_y + f_k
+        gap[rows, labels] = 0                                # the k = y term is not in the sum
+        active = gap > 0                                     # strict: a term at its kink is inactive
+        value = float(np.sum(np.where(active, gap, 0))) / N
+        delta = active.astype(f.dtype)
+        delta[rows, labels] = -active.sum(axis=1)
+        delta /= N
+        return value, delta
     if loss == "squared":
         r = f - one_hot(labels, K, f.dtype)
         return 0.5 * float(np.sum(r * r)) / N, r / N
@@ -461,3 +482,81 @@ def mlp_predict(x, params: MLPParams, staircase: Staircase, *,
     ndarray of int, shape (N,)
     """
     return np.argmax(mlp_forward(x, params, staircase, activation=activation).f, axis=1)
+
+
+# =========================================================================================
+# The coarse gradient in the resolution alpha (one alpha per activation layer)
+# =========================================================================================
+
+def ts_alpha_grad(fwd: TSPass, v, e, rule, staircase: Staircase, *, validate: bool = True) -> float:
+    r"""Coarse gradient of the teacher-student batch loss in the student's ``alpha``.
+
+    ``y_k = v^T sigma(Z w_k; alpha)``, so with ``r ~ d sigma / d alpha`` (an alpha rule,
+    :mod:`coarsegrad.alpha`) and ``e = d loss / d y`` (from :func:`ts_loss`)::
+
+        d~l/d alpha = sum_s sum_k e_sk v^T r(Z_s w_k)
+
+    For ``rule="ae"`` this is the exact derivative of the sample loss in ``alpha`` wherever no
+    ``z_i^T w_k`` sits on a threshold (docs/theory.md, "Learnable resolution").
+
+    Parameters
+    ----------
+    fwd : TSPass
+        The forward pass (:func:`ts_forward`) of the batch at this ``staircase``.
+    v : array_like, shape (p,)
+    e : array_like, shape (N, K)
+    rule : str or AlphaRule
+    staircase : Staircase
+
+    Returns
+    -------
+    float
+    """
+    from .alpha import get_alpha_rule
+    rule = get_alpha_rule(rule)
+    if validate:
+        v = as_float_array(v, "v", ndim=1, shape_doc="(p,)")
+        e = as_float_array(e, "e", ndim=2, shape_doc="(N, K)")
+        check_staircase(staircase)
+        if fwd.h.shape[1] != v.shape[0] or e.shape != fwd.y.shape:
+            raise ValueError(f"fwd (h {fwd.h.shape}), v {v.shape} and e {e.shape} do not belong to the same batch; "
+                             f"pass the TSPass that ts_forward returned")
+    r = rule._apply(fwd.h, staircase)                                  # (N, p, K)
+    return float(np.einsum("spk,p,sk->", r, v, e))
+
+
+def mlp_alpha_grad(fwd: MLPPass, params: MLPParams, delta, rule, staircase: Staircase, *,
+                   validate: bool = True) -> float:
+    r"""Coarse gradient of the perceptron's batch loss in the hidden layer's ``alpha``.
+
+    ``f = V sigma(h; alpha) + c``, so with ``r ~ d sigma / d alpha`` and ``delta = d loss / d f``::
+
+        d~l/d alpha = sum_s sum_j (V^T delta_s)_j r(h_sj)
+
+    Exact (``rule="ae"``) away from the thresholds, like :func:`ts_alpha_grad`. One ``alpha`` for
+    the layer (a per-neuron ``alpha`` is the same sum without the ``j``; not offered: the
+    :class:`~coarsegrad.quant.Staircase` holds one resolution).
+
+    Parameters
+    ----------
+    fwd : MLPPass
+        The forward pass (:func:`mlp_forward`) of the batch at this ``staircase``.
+    params : MLPParams
+    delta : array_like, shape (N, K)
+    rule : str or AlphaRule
+    staircase : Staircase
+
+    Returns
+    -------
+    float
+    """
+    from .alpha import get_alpha_rule
+    rule = get_alpha_rule(rule)
+    if validate:
+        delta = as_float_array(delta, "delta", ndim=2, shape_doc="(N, K)")
+        check_staircase(staircase)
+        if delta.shape != fwd.f.shape or params.V.shape != (fwd.f.shape[1], fwd.h.shape[1]):
+            raise ValueError(f"fwd (h {fwd.h.shape}, f {fwd.f.shape}), params.V {params.V.shape} and delta "
+                             f"{delta.shape} do not belong together; pass the MLPPass of this batch and weights")
+    G = delta @ params.V                                               # (N, m): V^T delta per sample
+    return float(np.sum(G * rule._apply(fwd.h, staircase)))

@@ -181,13 +181,17 @@ class Staircase:
     def _alpha_in(self, dtype):
         """``alpha`` in ``dtype``, checked to stay positive and keep ``L alpha`` finite there."""
         dtype = np.dtype(dtype)
-        a = dtype.type(self.alpha)
-        with np.errstate(over="ignore"):
+        if dtype.kind != "f":      # an integer dtype would round the thresholds to 0, 0, 0 silently
+            raise TypeError(f"dtype must be a floating dtype such as float64 or float32 (thresholds and levels "
+                            f"are multiples of alpha); got {dtype}")
+        with np.errstate(over="ignore"):          # an overflow here is the error reported below
+            a = dtype.type(self.alpha)
             top = dtype.type(self.L) * a
         if not (a > 0 and np.isfinite(top)):
             raise ValueError(f"alpha = {self.alpha!r} with bits = {self.bits} is not representable in {dtype} "
-                             f"(alpha rounds to {a!r}, L alpha to {top!r}); use float64 inputs or a resolution "
-                             f"between {np.finfo(dtype).tiny:.3g} and {np.finfo(dtype).max / self.L:.3g}")
+                             f"(alpha rounds to {float(a)!r}, L alpha to {float(top)!r}); use float64 inputs or a "
+                             f"resolution that rounds to a positive number with L alpha below "
+                             f"{float(np.finfo(dtype).max):.3g} in {dtype}")
         return a
 
     def _apply(self, z: np.ndarray) -> np.ndarray:

@@ -71,8 +71,12 @@ class STE:
         population module then uses closed forms instead of quadrature. Checked
         against ``mu_prime`` when the STE is built (:func:`_check_pieces`).
     smooth_between_kinks : bool
-        ``mu'`` is smooth except at ``0`` and the top level ``L alpha``: the population module
-        may then integrate it with a fixed Gauss-Legendre rule (fast) instead of adaptive quadrature.
+        ``mu'`` is smooth except at its kinks (``kink_points``, by default ``0`` and the top level
+        ``L alpha``): the population module may then integrate it with a fixed Gauss-Legendre rule
+        (fast) instead of adaptive quadrature.
+    kink_points : callable ``staircase -> sequence of float``, optional
+        The ``z`` where ``mu'`` jumps or has a kink, when they are not just ``0``, ``L alpha`` and the
+        ends of ``pieces``: the population module's quadrature panels break and are graded there.
     kinks : str
         The values chosen at the kinks, in words (they are measure-zero choices
         but the code takes them, so they are stated).
@@ -92,6 +96,7 @@ class STE:
     pieces: Callable | None = field(default=None, compare=False)
     smooth_between_kinks: bool = False
     kinks: str = ""
+    kink_points: Callable | None = field(default=None, compare=False, kw_only=True)
     reference: str = ""
 
     def __post_init__(self):
@@ -105,6 +110,8 @@ class STE:
                 )
         if self.pieces is not None and not callable(self.pieces):
             raise TypeError(f"STE {self.name!r}: pieces must be a callable staircase -> pieces, or None")
+        if self.kink_points is not None and not callable(self.kink_points):
+            raise TypeError(f"STE {self.name!r}: kink_points must be a callable staircase -> z positions, or None")
         _probe(self)
 
     def __repr__(self) -> str:
@@ -132,10 +139,21 @@ def _probe(ste: STE) -> None:
             out = _call(ste, what, z, staircase)
             if not np.all(np.isfinite(out)):
                 bad = z[~np.isfinite(out)][0]
-                raise ValueError(f"STE {ste.name!r}: {what}({bad!r}) = {out[~np.isfinite(out)][0]!r} at {staircase}; "
+                raise ValueError(f"STE {ste.name!r}: {what}({float(bad)!r}) = {float(out[~np.isfinite(out)][0])!r} "
+                                 f"at {staircase}; "
                                  f"it must be finite for every finite z")
+            # The networks pass 2-D and 3-D pre-activations: a map that is elementwise only on 1-D input
+            # (e.g. it returns shape z.shape[-1:]) would broadcast into a wrong gradient there.
+            block = z[:120].reshape(2, 3, 20)
+            out3 = _call(ste, what, block, staircase)
+            if not np.allclose(out3.ravel(), out[:120], rtol=1e-12, atol=0.0, equal_nan=True):
+                i = int(np.flatnonzero(~np.isclose(out3.ravel(), out[:120], rtol=1e-12, atol=0.0))[0])
+                raise ValueError(f"STE {ste.name!r}: {what} gives {out3.ravel()[i]!r} at z = {block.ravel()[i]!r} in a "
+                                 f"(2, 3, 20) array but {out[i]!r} in a 1-D one; it must act elementwise")
         if ste.pieces is not None:
             _check_pieces(ste, staircase, z)
+        if ste.kink_points is not None:
+            kinks_z(ste, staircase)
 
 
 def _call(ste: STE, what: str, z: np.ndarray, staircase: Staircase) -> np.ndarray:
@@ -153,6 +171,18 @@ def _call(ste: STE, what: str, z: np.ndarray, staircase: Staircase) -> np.ndarra
     return out
 
 
+def kinks_z(ste: STE, staircase: Staircase) -> np.ndarray:
+    """The ``z`` where ``mu'`` may be non-smooth: ``ste.kink_points(staircase)``, or else ``0``, ``L alpha``
+    and the finite ends of ``ste.pieces``."""
+    if ste.kink_points is None:
+        ends = [e for lo, hi, _ in ste.pieces(staircase) for e in (lo, hi)] if ste.pieces is not None else []
+        return np.unique(np.array([0.0, staircase.top] + [float(e) for e in ends if np.isfinite(e)]))
+    out = np.asarray(ste.kink_points(staircase), dtype=np.float64).ravel()
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"STE {ste.name!r}: kink_points({staircase}) = {out!r}; they must be finite numbers")
+    return out
+
+
 def pieces_value(pieces, z: np.ndarray) -> np.ndarray:
     """``mu'(z)`` as described by ``pieces``: ``value`` on each ``(lo, hi]``, 0 elsewhere."""
     out = np.zeros(np.shape(z))
@@ -165,7 +195,7 @@ def _check_pieces(ste: STE, staircase: Staircase, z: np.ndarray) -> None:
     """``pieces`` is a second description of ``mu'``: it must say the same, kinks included."""
     pieces = tuple(ste.pieces(staircase))
     for piece in pieces:
-        if len(piece) != 3 or not piece[0] < piece[1]:
+        if not isinstance(piece, (tuple, list)) or len(piece) != 3 or not piece[0] < piece[1]:
             raise ValueError(f"STE {ste.name!r}: pieces must be (lo, hi, value) with lo < hi; got {piece!r}")
     ends = np.array([e for lo, hi, _ in pieces for e in (lo, hi) if np.isfinite(e)])
     z = np.unique(np.concatenate([z, ends, np.nextafter(ends, -np.inf), np.nextafter(ends, np.inf)]))
@@ -174,8 +204,8 @@ def _check_pieces(ste: STE, staircase: Staircase, z: np.ndarray) -> None:
     bad = got != want
     if bad.any():
         i = np.flatnonzero(bad)[0]
-        raise ValueError(f"STE {ste.name!r}: pieces and mu_prime disagree at z = {z[i]!r} ({staircase}): "
-                         f"mu_prime gives {got[i]!r}, pieces give {want[i]!r}. Fix one of them (pieces describe "
+        raise ValueError(f"STE {ste.name!r}: pieces and mu_prime disagree at z = {float(z[i])!r} ({staircase}): "
+                         f"mu_prime gives {float(got[i])!r}, pieces give {float(want[i])!r}. Fix one of them (pieces describe "
                          f"mu' as value on (lo, hi], 0 elsewhere)")
 
 
@@ -258,7 +288,7 @@ def available_stes() -> tuple[str, ...]:
 
 def register_ste(name: str, mu: Callable, mu_prime: Callable, *, pieces: Callable | None = None,
                  smooth_between_kinks: bool = False, kinks: str = "", reference: str = "",
-                 overwrite: bool = False) -> STE:
+                 kink_points: Callable | None = None, overwrite: bool = False) -> STE:
     """Register an STE under ``name`` and return it.
 
     Parameters
@@ -267,7 +297,7 @@ def register_ste(name: str, mu: Callable, mu_prime: Callable, *, pieces: Callabl
         Registry key; must not clash with an existing name unless ``overwrite``.
     mu, mu_prime : callable ``(z, staircase) -> ndarray``
         Vectorized proxy and its derivative (same shape as ``z``).
-    pieces, smooth_between_kinks, kinks, reference
+    pieces, smooth_between_kinks, kinks, reference, kink_points
         As in :class:`STE`.
     overwrite : bool
         Replace a user STE of the same name. Built-ins cannot be replaced.
@@ -281,7 +311,7 @@ def register_ste(name: str, mu: Callable, mu_prime: Callable, *, pieces: Callabl
     if name in _REGISTRY and not overwrite:
         raise ValueError(f"an STE named {name!r} is already registered; pass overwrite=True to replace it")
     ste = STE(name, mu, mu_prime, pieces=pieces, smooth_between_kinks=smooth_between_kinks, kinks=kinks,
-              reference=reference)
+              reference=reference, kink_points=kink_points)
     _REGISTRY[name] = ste
     return ste
 

@@ -29,10 +29,11 @@ from dataclasses import asdict
 
 from ._checks import as_float_array, check_labels, check_positive_int, check_real, make_rng
 from .estimators import cosine
-from .nets import (LOSSES, MLPParams, _check_mlp, mlp_coarse_grad, mlp_forward, mlp_loss, ts_coarse_grad,
-                   ts_forward, ts_loss)
-from .population import (Teacher, _check_student, _column_norms, expected_coarse_grad, population_grad,
-                         population_loss)
+from .nets import (LOSSES, MLPParams, _check_mlp, mlp_alpha_grad, mlp_coarse_grad, mlp_forward, mlp_loss,
+                   ts_coarse_grad, ts_forward, ts_loss)
+from .population import Teacher, expected_coarse_grad, population_grad, population_loss
+from .population.geometry import _column_norms
+from .population.teacher import _check_student
 from .quant import Staircase
 from .ste import check_staircase, get_ste
 
@@ -312,7 +313,7 @@ def _eval_pair(eval_data, what: str):
 def mlp_train(x, labels, params0: MLPParams, ste, staircase: Staircase, sgd: SGD, *, seed,
               loss: str = "cross_entropy", freeze_second_layer: bool = False,
               activation: Callable | None = None, eval_data=None, train_metrics: str = "full",
-              progress: Callable | None = None):
+              progress: Callable | None = None, learn_alpha=None, alpha_lr: float | None = None):
     r"""Train the quantized two-layer perceptron by minibatch SGD on coarse gradients.
 
     Per batch: forward (:func:`~coarsegrad.nets.mlp_forward`), loss and ``delta``
@@ -344,13 +345,21 @@ def mlp_train(x, labels, params0: MLPParams, ste, staircase: Staircase, sgd: SGD
         set (exact; one extra forward pass per epoch). ``running``: their means over the epoch's
         minibatches as they were trained on (free; what most training loops report).
     progress : callable ``(epoch, record) -> None``, optional
+    learn_alpha : str or AlphaRule, optional
+        Also learn the hidden layer's resolution ``alpha`` (starting at ``staircase.alpha``) with this
+        rule for ``d sigma / d alpha`` (:mod:`coarsegrad.alpha`: ``ae``, ``pact``, ``min``, ``mean``):
+        ``alpha`` is one more parameter of the same SGD (momentum and schedule), its coarse gradient
+        :func:`~coarsegrad.nets.mlp_alpha_grad`, kept at least ``ALPHA_FLOOR`` (1e-3, as the authors' code).
+    alpha_lr : float, optional
+        Base step size of ``alpha`` (scheduled like ``sgd.lr``); default ``sgd.lr``.
 
     Returns
     -------
     params : MLPParams
     history : History
         Per epoch (0 = before training): ``loss``, ``accuracy`` (training set) and
-        ``test_accuracy`` if ``eval_data``.
+        ``test_accuracy`` if ``eval_data``; ``alpha`` when it is learned (the final resolution is
+        ``history["alpha"][-1]``).
     """
     x, params = _check_mlp(x, params0)
     labels = check_labels(labels, "labels", n_classes=params.V.shape[0], n_samples=x.shape[0])
@@ -362,42 +371,64 @@ def mlp_train(x, labels, params0: MLPParams, ste, staircase: Staircase, sgd: SGD
     if train_metrics not in ("full", "running"):
         raise ValueError(f"train_metrics must be 'full' or 'running'; got {train_metrics!r}")
     params = [np.array(a, copy=True) for a in params]
+    rule = None
+    if learn_alpha is not None:
+        from .alpha import get_alpha_rule
+        from .population.alpha import ALPHA_FLOOR
+        rule = get_alpha_rule(learn_alpha)
+        if activation is not None:
+            raise ValueError("learn_alpha needs the staircase in the forward pass; drop activation= (a custom "
+                             "activation has no resolution to learn)")
+        alpha_ratio = (sgd.lr if alpha_lr is None else check_real(alpha_lr, "alpha_lr", low=0.0)) / sgd.lr
+        params.append(np.array([staircase.alpha]))              # trained by the same loop, as a 5th parameter
+
+    def current_staircase():
+        if rule is None:
+            return staircase
+        params[4][0] = max(params[4][0], ALPHA_FLOOR)            # projected step: alpha stays positive
+        return staircase.with_alpha(float(params[4][0]))
     if eval_data is not None:
         x_test, y_test = _eval_pair(eval_data, "(x_test, labels_test)")
-        x_test, _ = _check_mlp(x_test, MLPParams(*params), x_name="eval_data[0]")
+        x_test, _ = _check_mlp(x_test, MLPParams(*params[:4]), x_name="eval_data[0]")
         y_test = check_labels(y_test, "eval_data[1]", n_classes=params[2].shape[0], n_samples=x_test.shape[0])
 
     x_batch = np.empty((min(sgd.batch_size, x.shape[0]),) + x.shape[1:], dtype=x.dtype)
 
     def grads(idx, out, scale):
-        p = MLPParams(*params)
+        p = MLPParams(*params[:4])
+        stair = current_staircase()
         xb, yb = np.take(x, idx, axis=0, out=x_batch[:len(idx)]), labels[idx]    # gathered into one buffer
-        fwd = mlp_forward(xb, p, staircase, activation=activation, validate=False)
+        fwd = mlp_forward(xb, p, stair, activation=activation, validate=False)
         batch_loss, delta = mlp_loss(fwd.f, yb, loss, validate=False)
         running.append((batch_loss * len(idx), int(np.sum(np.argmax(fwd.f, axis=1) == yb))))
         delta *= scale             # the gradients are linear in delta: scaling it (N x K) scales them all
-        mlp_coarse_grad(xb, p, fwd, delta, ste, staircase, freeze_second_layer=freeze_second_layer,
-                        validate=False, out=MLPParams(*out))
+        mlp_coarse_grad(xb, p, fwd, delta, ste, stair, freeze_second_layer=freeze_second_layer,
+                        validate=False, out=MLPParams(*out[:4]))
+        if rule is not None:
+            out[4][0] = alpha_ratio * mlp_alpha_grad(fwd, p, delta, rule, stair, validate=False)
 
     running = []
 
     def evaluate(epoch):
-        p = MLPParams(*params)
+        p = MLPParams(*params[:4])
+        stair = current_staircase()
         if train_metrics == "running" and running:
             totals = np.sum(running, axis=0)
             record = {"loss": float(totals[0] / x.shape[0]), "accuracy": float(totals[1] / x.shape[0])}
         else:
-            f = _batched_logits(x, p, staircase, activation)
+            f = _batched_logits(x, p, stair, activation)
             record = {"loss": mlp_loss(f, labels, loss, validate=False)[0],
                       "accuracy": float(np.mean(np.argmax(f, axis=1) == labels))}
         running.clear()
         if eval_data is not None:
             record["test_accuracy"] = float(np.mean(
-                np.argmax(_batched_logits(x_test, p, staircase, activation), axis=1) == y_test))
+                np.argmax(_batched_logits(x_test, p, stair, activation), axis=1) == y_test))
+        if rule is not None:
+            record["alpha"] = stair.alpha
         return record
 
     history = _sgd(params, grads, x.shape[0], sgd, seed=seed, evaluate=evaluate, progress=progress)
-    return MLPParams(*params), history
+    return MLPParams(*params[:4]), history
 
 
 def _batched_logits(x, params, staircase, activation, batch: int = 4096) -> np.ndarray:
@@ -463,9 +494,41 @@ def _sgd(params: list, grads: Callable, n_samples: int, sgd: SGD, *, seed, evalu
 #: multithreaded BLAS on N cores oversubscribes them (measured: 2.4x slower on 2 cores).
 _BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
+#: Seconds a fresh pool costs before it computes (interpreters, numpy, coarsegrad and matplotlib
+#: imports in each worker): measured 2.6 s on an idle 2-core machine, 3.8-4.6 s on a loaded one.
+#: With P workers the remaining R runs of t seconds take ``start + R t / P`` instead of ``R t``.
+POOL_START_SECONDS = 3.0
+
+
+def _pool_pays(seconds_per_run: float, remaining: int, workers: int) -> bool:
+    """Whether a fresh pool of ``workers`` beats running ``remaining`` runs here: ``R t (1 - 1/P) > start``."""
+    workers = min(workers, remaining)
+    return workers > 1 and seconds_per_run * remaining * (1 - 1 / workers) > POOL_START_SECONDS
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: exit as soon as the process that made the pool is gone.
+
+    A pool's workers otherwise outlive a parent killed outright (``SIGKILL``, OOM killer), finishing
+    long runs nobody will read while holding the parent's pipes. A daemon thread polls the parent
+    pid (portable; ``PR_SET_PDEATHSIG`` would fire when the *thread* that spawned the worker ends).
+    """
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    if os.getppid() != parent:        # the parent died while this worker was starting
+        os._exit(1)
+    threading.Thread(target=watch, name="coarsegrad-parent-watch", daemon=True).start()
+
 
 def process_pool(workers: int | None = None):
-    """A ``ProcessPoolExecutor`` whose workers start fresh ("spawn") with single-threaded BLAS.
+    """A ``ProcessPoolExecutor`` whose workers start fresh ("spawn") with single-threaded BLAS
+    and exit by themselves when this process dies (even by ``SIGKILL``).
 
     Parameters
     ----------
@@ -480,10 +543,14 @@ def process_pool(workers: int | None = None):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     workers = (os.cpu_count() or 1) if workers is None else check_positive_int(workers, "workers")
+    if workers > 4 * (os.cpu_count() or 1) + 60:
+        raise ValueError(f"workers = {workers} processes on {os.cpu_count()} cores would only compete for them; "
+                         f"use at most {4 * (os.cpu_count() or 1) + 60} (one per core is fastest)")
     saved = {k: os.environ.get(k) for k in _BLAS_THREAD_VARS}
     os.environ.update({k: "1" for k in _BLAS_THREAD_VARS})
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_watch_parent, initargs=(os.getpid(),))
         pool.submit(int, 0).result()          # start the workers now, while the variables are set
     finally:
         for k, v in saved.items():
@@ -500,15 +567,21 @@ def run_sweep(fn: Callable, tasks, *, executor=None, workers: int | None = None)
     Parameters
     ----------
     fn : callable
-        A module-level function (it is pickled for process and cluster executors).
+        A function defined at the top level of a module (process and cluster executors pickle it by
+        name: a lambda or a function defined inside another cannot be sent). In a script, call
+        ``run_sweep`` under ``if __name__ == "__main__":`` -- the workers start fresh and import
+        the script, which would otherwise start the sweep again in every worker.
     tasks : iterable
         Its arguments, one per run (e.g. dicts of seed, STE and bit-width).
     executor : concurrent.futures.Executor, optional
         Any executor with ``map``: a ``ProcessPoolExecutor``, a ``ThreadPoolExecutor``, or
-        ``dask.distributed.Client(...).get_executor()`` for sweeps that outgrow one machine. By
-        default a :func:`process_pool` with ``workers`` processes is created and shut down here.
+        ``dask.distributed.Client(...).get_executor()`` for sweeps that outgrow one machine.
     workers : int, optional
-        Size of the default pool (default: every core). ``workers=1`` runs in this process.
+        Processes of the pool made here when no ``executor`` is given. ``workers=1`` runs in this
+        process. By default the pool is sized from the work: the first task runs here and is
+        timed; if a pool would not win back its start-up (:data:`POOL_START_SECONDS`) on the rest,
+        they run here too, otherwise a :func:`process_pool` of ``min(cores, remaining tasks)``
+        processes runs them.
 
     Returns
     -------
@@ -516,10 +589,24 @@ def run_sweep(fn: Callable, tasks, *, executor=None, workers: int | None = None)
         ``fn(task)`` for each task, in order; every run gets exactly its task, so results do
         not depend on the executor (docs/performance.md: bit-for-bit with the same BLAS threads).
     """
+    import time
     tasks = list(tasks)
     if executor is not None:
         return list(executor.map(fn, tasks))
+    if workers is not None:
+        workers = check_positive_int(workers, "workers")
     if workers == 1 or len(tasks) <= 1:
         return [fn(task) for task in tasks]
+    results = []
+    if workers is None:
+        start = time.perf_counter()
+        results.append(fn(tasks[0]))
+        workers = os.cpu_count() or 1
+        if not _pool_pays(time.perf_counter() - start, len(tasks) - 1, workers):
+            return results + [fn(task) for task in tasks[1:]]
+    rest = tasks[len(results):]
+    workers = min(workers, len(rest))
+    if workers == 1:
+        return results + [fn(task) for task in rest]
     with process_pool(workers) as pool:
-        return list(pool.map(fn, tasks))
+        return results + list(pool.map(fn, rest))

@@ -14,17 +14,33 @@ import inspect
 import sys
 from pathlib import Path
 
-MODULES = ["coarsegrad.quant", "coarsegrad.ste", "coarsegrad.nets", "coarsegrad.population",
-           "coarsegrad.estimators", "coarsegrad.train", "coarsegrad.claims", "coarsegrad.data",
-           "coarsegrad.figures"]
+MODULES = ["coarsegrad.quant", "coarsegrad.ste", "coarsegrad.alpha", "coarsegrad.nets", "coarsegrad.population",
+           "coarsegrad.subspaces", "coarsegrad.estimators", "coarsegrad.train", "coarsegrad.claims",
+           "coarsegrad.data", "coarsegrad.figures"]
 OUT = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
 
+class _Name:
+    """Stands in for a default value in a signature, printing as a name."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 def _signature(obj) -> str:
+    """The signature, with function and class defaults shown by name: their repr holds a memory
+    address, which would make docs/api.md differ from run to run."""
     try:
-        return str(inspect.signature(obj))
+        sig = inspect.signature(obj)
     except (TypeError, ValueError):
         return "(...)"
+    params = [p.replace(default=_Name(_describe(p.default)))
+              if p.default is not p.empty and callable(p.default) and hasattr(p.default, "__name__") else p
+              for p in sig.parameters.values()]
+    return str(sig.replace(parameters=params))
 
 
 def _describe(obj) -> str:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import coarsegrad as cg
-from coarsegrad import data, estimators, population as P, train
+from coarsegrad import claims, data, estimators, population as P, train
 from coarsegrad._checks import make_rng
 from coarsegrad.cli import main
 from strategies import seeds
@@ -20,10 +20,12 @@ from strategies import seeds
 ROOT = Path(__file__).resolve().parents[1]
 rng = np.random.default_rng(0)
 X = rng.standard_normal((4, 3))
-PARAMS = cg.mlp_init(3, 5, 2, 0)
+S = cg.Staircase(2, 1.0)
+PARAMS = cg.mlp_init(3, 5, 2, 0, staircase=S)
 LABELS = np.array([0, 1, 1, 0])
-FWD = cg.mlp_forward(X, PARAMS, 2, 1.0)
-TEACHER = P.random_teacher(3, 2, 2, 2, 1.0, 0)
+FWD = cg.mlp_forward(X, PARAMS, S)
+TEACHER = P.random_teacher(3, 2, 2, S, 0)
+SGD = train.SGD(lr=0.1, epochs=1, batch_size=2)
 Z = rng.standard_normal((2, 2, 3))
 
 
@@ -47,7 +49,7 @@ def _zero_column():
 
 
 def _diverging_training():
-    train.mlp_train(X * 1e300, LABELS, PARAMS, "identity", 2, 1.0, lr=1e300, epochs=2, batch_size=2, seed=0)
+    train.mlp_train(X * 1e300, LABELS, PARAMS, "identity", S, train.SGD(lr=1e300, epochs=2, batch_size=2), seed=0)
 
 
 def _interrupted_figures():
@@ -77,26 +79,85 @@ def _unwritable_out():
         io_module.os.access = original
 
 
+def _mu(z, staircase):
+    return np.clip(z, 0, staircase.top)
+
+
+def _broadcasting_mu_prime(z, staircase):
+    return np.ones(np.shape(z)[-1:])      # right shape for 1-D z only: broadcasts on the networks' 2-D input
+
+
+def _nan_mu_prime(z, staircase):
+    return np.where(z > 0.5, np.nan, 1.0)
+
+
+def _corrupt_subset():
+    from coarsegrad.data import mnist
+    broken = Path(tempfile.mkdtemp()) / "mnist_subset.npz"
+    broken.write_bytes(mnist._subset_path().read_bytes()[:100000])     # cut short: BadZipFile
+    saved = mnist._subset_path
+    mnist._subset_path = lambda: broken
+    try:
+        data.load_mnist_subset("train")
+    finally:
+        mnist._subset_path = saved
+
+
+def _empty_idx_set():
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_data import _write_mnist
+    directory = Path(tempfile.mkdtemp())
+    _write_mnist(directory, n_train=0, n_test=0)
+    _cli("data", "check", "--dir", str(directory))
+
+
+def _wrong_mnist_dir_variable():
+    import os
+    saved = os.environ.get("COARSEGRAD_MNIST_DIR")
+    os.environ["COARSEGRAD_MNIST_DIR"] = tempfile.mkdtemp()             # exists, but holds no IDX files
+    try:
+        _cli("figures", "--preset", "full", "--only", "mnist", "--out", tempfile.mkdtemp(), "--quiet")
+    finally:
+        if saved is None:
+            del os.environ["COARSEGRAD_MNIST_DIR"]
+        else:
+            os.environ["COARSEGRAD_MNIST_DIR"] = saved
+
+
+def _mixed_results():
+    import json
+    out = Path(tempfile.mkdtemp())
+    for name, preset in (("training_curves", "fast"), ("mnist", "tiny")):
+        (out / f"{name}.json").write_text(json.dumps({"settings": {"preset": preset, "seed": 0}}))
+    _cli("results", "--figures", str(out))
+
+
+def _train_json_under_a_file():
+    blocker = _tmp_file(b"x", "afile")
+    _cli("train", "--epochs", "1", "--json", str(blocker / "run.json"))
+
+
 # (id, input, what happens, call, exception, message pattern)
 CASES = [
-    ("bits-zero", "`sigma(z, bits=0, alpha)`", "ValueError: bits must be an integer in [1, 16]",
-     lambda: cg.sigma(X, 0, 1.0), ValueError, r"bits must be an integer in \[1, 16\]"),
-    ("bits-negative", "`sigma(z, bits=-2, alpha)`", "ValueError: bits must be an integer in [1, 16]",
-     lambda: cg.sigma(X, -2, 1.0), ValueError, r"bits must be an integer in \[1, 16\]"),
-    ("bits-float", "`sigma(z, bits=2.0, alpha)`", "TypeError: bits must be an integer bit-width",
-     lambda: cg.sigma(X, 2.0, 1.0), TypeError, "bits must be an integer bit-width"),
-    ("bits-bool", "`sigma(z, bits=True, alpha)`", "TypeError: bits must be an integer bit-width",
-     lambda: cg.sigma(X, True, 1.0), TypeError, "bits must be an integer bit-width"),
-    ("alpha-zero", "`sigma(z, bits, alpha=0)`", "ValueError: alpha must be finite and > 0",
-     lambda: cg.sigma(X, 2, 0.0), ValueError, "alpha must be finite and > 0"),
-    ("alpha-nan", "`sigma(z, bits, alpha=nan)`", "ValueError: alpha must be finite and > 0",
-     lambda: cg.sigma(X, 2, float("nan")), ValueError, "alpha must be finite and > 0"),
-    ("z-nan", "`sigma` of an array with a NaN", "ValueError naming the count and the first index",
-     lambda: cg.sigma(np.array([0.0, np.nan]), 2, 1.0), ValueError, r"z contains 1 non-finite .* index \(1,\)"),
-    ("z-string", "`sigma('abc', ...)`", "TypeError: z must be a numeric array",
-     lambda: cg.sigma("abc", 2, 1.0), TypeError, "z must be a numeric array"),
-    ("z-complex", "`sigma` of a complex array", "TypeError: z must be real; take .real",
-     lambda: cg.sigma(np.array([1j]), 2, 1.0), TypeError, "z must be real"),
+    ("bits-zero", "`Staircase(bits=0, alpha)`", "ValueError: bits must be an integer in [1, 16]",
+     lambda: cg.Staircase(0, 1.0), ValueError, r"bits must be an integer in \[1, 16\]"),
+    ("bits-negative", "`Staircase(bits=-2, alpha)`", "ValueError: bits must be an integer in [1, 16]",
+     lambda: cg.Staircase(-2, 1.0), ValueError, r"bits must be an integer in \[1, 16\]"),
+    ("bits-float", "`Staircase(bits=2.0, alpha)`", "TypeError: bits must be an integer bit-width",
+     lambda: cg.Staircase(2.0, 1.0), TypeError, "bits must be an integer bit-width"),
+    ("bits-bool", "`Staircase(bits=True, alpha)`", "TypeError: bits must be an integer bit-width",
+     lambda: cg.Staircase(True, 1.0), TypeError, "bits must be an integer bit-width"),
+    ("alpha-zero", "`Staircase(bits, alpha=0)`", "ValueError: alpha must be finite and > 0",
+     lambda: cg.Staircase(2, 0.0), ValueError, "alpha must be finite and > 0"),
+    ("alpha-nan", "`Staircase(bits, alpha=nan)`", "ValueError: alpha must be finite and > 0",
+     lambda: cg.Staircase(2, float("nan")), ValueError, "alpha must be finite and > 0"),
+    ("z-nan", "`Staircase(...)(z)` of an array with a NaN", "ValueError naming the count and the first index",
+     lambda: S(np.array([0.0, np.nan])), ValueError, r"z contains 1 non-finite .* index \(1,\)"),
+    ("z-string", "`Staircase(...)('abc')`", "TypeError: z must be a numeric array",
+     lambda: S("abc"), TypeError, "z must be a numeric array"),
+    ("z-complex", "`Staircase(...)(z)` of a complex array", "TypeError: z must be real; take .real",
+     lambda: S(np.array([1j])), TypeError, "z must be real"),
     ("ste-unknown", "`get_ste('relux')`", "ValueError listing the registered STEs",
      lambda: cg.get_ste("relux"), ValueError, "unknown STE 'relux'; registered STEs are: identity, relu"),
     ("ste-type", "`get_ste(3)`", "TypeError saying what an STE may be",
@@ -106,33 +167,33 @@ CASES = [
     ("ste-not-callable", "`STE('x', mu, 3)`", "TypeError: mu_prime must be a callable",
      lambda: cg.STE("x", np.tanh, 3), TypeError, "mu_prime must be a callable"),
     ("ste-not-elementwise", "an STE whose `mu'` sums its input", "ValueError: it must be vectorized",
-     lambda: cg.check_admissible((np.sum, lambda z, b, a: np.sum(z))), ValueError, "must be vectorized"),
+     lambda: cg.check_admissible((lambda z, s: np.maximum(z, 0), lambda z, s: np.sum(z))), ValueError, "must be vectorized"),
     ("x-width", "`mlp_forward` with x of 2 columns for a 3-input net", "ValueError naming the axis and its length",
-     lambda: cg.mlp_forward(X[:, :2], PARAMS, 2, 1.0), ValueError, "axis 1 must have length 3"),
+     lambda: cg.mlp_forward(X[:, :2], PARAMS, S), ValueError, "axis 1 must have length 3"),
     ("x-1d", "`mlp_forward` with one input as a 1-D array", "ValueError suggesting x[None]",
-     lambda: cg.mlp_forward(X[0], PARAMS, 2, 1.0), ValueError, r"pass x\[None\]"),
+     lambda: cg.mlp_forward(X[0], PARAMS, S), ValueError, r"pass x\[None\]"),
     ("x-empty", "`mlp_forward` with an empty batch", "ValueError: x is empty",
-     lambda: cg.mlp_forward(X[:0], PARAMS, 2, 1.0), ValueError, "x is empty"),
+     lambda: cg.mlp_forward(X[:0], PARAMS, S), ValueError, "x is empty"),
     ("weights-inf", "`mlp_forward` with inf in W", "ValueError: params.W contains non-finite values",
-     lambda: cg.mlp_forward(X, PARAMS._replace(W=PARAMS.W * np.inf), 2, 1.0), ValueError, "params.W contains"),
+     lambda: cg.mlp_forward(X, PARAMS._replace(W=PARAMS.W * np.inf), S), ValueError, "params.W contains"),
     ("params-type", "`mlp_forward(x, [W, b])`", "TypeError: params must be an MLPParams",
-     lambda: cg.mlp_forward(X, [1, 2], 2, 1.0), TypeError, "params must be an MLPParams"),
+     lambda: cg.mlp_forward(X, [1, 2], S), TypeError, "params must be an MLPParams"),
     ("labels-range", "`mlp_loss` with label 2 for 2 classes", "ValueError naming the range and the bad label",
      lambda: cg.mlp_loss(FWD.f, [0, 1, 2, 0]), ValueError, r"must lie in \[0, 1\] for 2 classes; found label 2"),
     ("labels-float", "`mlp_loss` with labels 0.5", "TypeError: integer class labels",
      lambda: cg.mlp_loss(FWD.f, [0.5, 1, 1, 0]), TypeError, "integer class labels"),
     ("labels-count", "`mlp_loss` with 3 labels for 4 samples", "ValueError: 3 labels but 4 samples",
      lambda: cg.mlp_loss(FWD.f, [0, 1, 1]), ValueError, "labels has 3 labels but the batch has 4 samples"),
-    ("loss-kind", "`mlp_loss(..., kind='hinge')`", "ValueError listing the losses",
-     lambda: cg.mlp_loss(FWD.f, LABELS, "hinge"), ValueError, "kind must be one of cross_entropy, squared"),
+    ("loss-kind", "`mlp_loss(..., loss='l1')`", "ValueError listing the losses",
+     lambda: cg.mlp_loss(FWD.f, LABELS, loss="l1"), ValueError, "loss must be one of cross_entropy"),
     ("pass-mismatch", "`mlp_coarse_grad` with a forward pass of another batch", "ValueError: do not belong to the same batch",
-     lambda: cg.mlp_coarse_grad(X[:2], PARAMS, FWD, np.zeros((2, 2)), "relu", 2, 1.0), ValueError, "same batch"),
+     lambda: cg.mlp_coarse_grad(X[:2], PARAMS, FWD, np.zeros((2, 2)), "relu", S), ValueError, "same batch"),
     ("Z-2d", "`ts_forward` with one sample as a 2-D Z", "ValueError suggesting Z[None]",
-     lambda: cg.ts_forward(Z[0], TEACHER.v_star, TEACHER.W_star, 2, 1.0), ValueError, r"pass Z\[None\]"),
+     lambda: cg.ts_forward(Z[0], TEACHER.v_star, TEACHER.W_star, S), ValueError, r"pass Z\[None\]"),
     ("v-length", "`ts_forward` with v of the wrong length", "ValueError naming p",
-     lambda: cg.ts_forward(Z, np.ones(5), TEACHER.W_star, 2, 1.0), ValueError, "p, the length of v"),
-    ("teacher-bits", "`Teacher(..., bits=9)`", "ValueError: bits must be an integer in [1, 8]",
-     lambda: P.Teacher(np.ones(2), np.ones((3, 2)), 9, 1.0), ValueError, r"bits must be an integer in \[1, 8\]"),
+     lambda: cg.ts_forward(Z, np.ones(5), TEACHER.W_star, S), ValueError, "p, the length of v"),
+    ("teacher-bits", "`Teacher(..., Staircase(bits=9))`", "ValueError: staircase.bits must be at most 8",
+     lambda: P.Teacher(np.ones(2), np.ones((3, 2)), cg.Staircase(9, 1.0)), ValueError, "staircase.bits must be at most 8"),
     ("student-shape", "`population_loss` with W of another shape", "ValueError giving both shapes",
      lambda: P.population_loss(TEACHER, TEACHER.v_star, np.ones((3, 1))), ValueError, "W has shape .3, 1. but"),
     ("w-zero", "`population_grad` with a zero column of W", "ValueError: f is discontinuous at w_k = 0, move it",
@@ -145,11 +206,11 @@ CASES = [
      ValueError, "no piecewise-constant description"),
     ("rho", "`bvn_cdf(0, 0, rho=1.5)`", "ValueError: rho must lie in [-1, 1]",
      lambda: P.bvn_cdf(0, 0, 1.5), ValueError, r"rho must lie in \[-1, 1\]"),
-    ("lr", "`mlp_train(..., lr=0)`", "ValueError: lr must be a finite number in (0, inf]",
-     lambda: train.mlp_train(X, LABELS, PARAMS, "relu", 2, 1.0, lr=0, epochs=1, batch_size=2, seed=0),
+    ("lr", "`SGD(lr=0, ...)`", "ValueError: lr must be a finite number in (0, inf]",
+     lambda: train.SGD(lr=0, epochs=1, batch_size=2),
      ValueError, r"lr must be a finite number in \(0"),
-    ("momentum", "`mlp_train(..., momentum=1)`", "ValueError: momentum must be in [0, 1)",
-     lambda: train.mlp_train(X, LABELS, PARAMS, "relu", 2, 1.0, lr=0.1, epochs=1, batch_size=2, seed=0, momentum=1.0),
+    ("momentum", "`SGD(..., momentum=1)`", "ValueError: momentum must be in [0, 1)",
+     lambda: train.SGD(lr=0.1, epochs=1, batch_size=2, momentum=1.0),
      ValueError, r"momentum must be a finite number in \[0.0, 1.0\)"),
     ("diverging-sgd", "SGD with a huge step on huge inputs", "FloatingPointError: diverged in epoch 1; lower lr",
      _diverging_training, FloatingPointError, "diverged in epoch 1"),
@@ -175,6 +236,9 @@ CASES = [
     ("fetch-offline", "`fetch_mnist` with no network", "ConnectionError within seconds: no network?",
      lambda: data.fetch_mnist(tempfile.mkdtemp(), mirrors=["http://127.0.0.1:9/"], timeout=2), ConnectionError,
      "no network"),
+    ("fetch-timeout", "`fetch_mnist(..., timeout=1e308)`", "ValueError: timeout must be in (0, 3600] (not OverflowError)",
+     lambda: data.fetch_mnist(tempfile.mkdtemp(), timeout=1e308), ValueError,
+     r"timeout must be a finite number in \(0.0, 3600.0\]"),
     ("cli-out-file", "`coarsegrad figures --out FILE`", "exit 2: exists and is not a directory",
      lambda: _cli("figures", "--preset", "tiny", "--only", "staircase", "--out", str(_tmp_file(b"x", "f")), "--quiet"),
      SystemExit, "2"),
@@ -182,14 +246,75 @@ CASES = [
      _unwritable_out, SystemExit, "2"),
     ("cli-interrupt", "Ctrl-C during `coarsegrad figures`", "exit 130; no half-written or .part file",
      _interrupted_figures, SystemExit, "130"),
-    ("cli-claim", "`coarsegrad verify --only 12`", "exit 2: unknown claim number",
-     lambda: _cli("verify", "--only", "12"), SystemExit, "2"),
+    ("cli-claim", "`coarsegrad verify --only 98`", "exit 2: unknown claim number",
+     lambda: _cli("verify", "--only", "98"), SystemExit, "2"),
     ("cli-mnist-dir", "`coarsegrad train --data mnist` without --mnist-dir", "exit 2: needs --mnist-dir",
      lambda: _cli("train", "--data", "mnist"), SystemExit, "2"),
     ("cli-ste", "`coarsegrad train --ste relux`", "exit 2: unknown STE, lists the names",
      lambda: _cli("train", "--ste", "relux", "--epochs", "1"), SystemExit, "2"),
-    ("cli-epochs", "`coarsegrad train --epochs 0`", "exit 2 (argparse): must be a positive integer",
+    ("cli-epochs", "`coarsegrad train --epochs 0`", "exit 2: --epochs must be an integer in [1, 1000000]",
      lambda: main(["train", "--epochs", "0"]), SystemExit, "2"),
+    # the helpers that answered silently wrong (issue 13, finding 8)
+    ("one-hot-negative", "`one_hot([-1, 0], 2)`", "ValueError: labels must lie in [0, 1]; found label -1 (no wrap-around)",
+     lambda: cg.nets.one_hot([-1, 0], 2), ValueError, r"must lie in \[0, 1\] for 2 classes; found label -1"),
+    ("init-int-dtype", "`mlp_init(..., dtype=np.int32)`", "TypeError: dtype must be a floating dtype",
+     lambda: cg.mlp_init(3, 5, 2, 0, dtype=np.int32), TypeError, "dtype must be a floating dtype"),
+    ("thresholds-int-dtype", "`Staircase(2, 0.5).thresholds_in(int)`", "TypeError: dtype must be a floating dtype",
+     lambda: cg.Staircase(2, 0.5).thresholds_in(int), TypeError, "dtype must be a floating dtype"),
+    ("alpha-float32", "`Staircase(2, 1e39)` on float32 input", "ValueError: alpha not representable in float32; the range",
+     lambda: cg.Staircase(2, 1e39)(np.ones(3, np.float32)), ValueError, "is not representable in float32"),
+    ("z-scores-shape", "`z_scores` of a (3,) estimate against (2, 3) exact values", "ValueError giving both shapes",
+     lambda: estimators.z_scores(estimators.Estimate(np.zeros(3), np.ones(3), 10), np.zeros((2, 3))), ValueError,
+     r"exact has shape \(2, 3\) but estimate.mean has shape \(3,\)"),
+    ("eval-data-array", "`mlp_train(..., eval_data=x)`", "TypeError: eval_data must be a pair (x_test, labels_test)",
+     lambda: train.mlp_train(X, LABELS, PARAMS, "relu", S, SGD, seed=0, eval_data=X), TypeError,
+     r"eval_data must be a pair \(x_test, labels_test\)"),
+    ("claims-seed", "`run_claims(seed=-1)`", "ValueError: seed must be a non-negative integer",
+     lambda: claims.run_claims("quick", seed=-1, only=[1]), ValueError, "seed must be a non-negative integer; got -1"),
+    # a user STE is checked where it enters (finding 4)
+    ("ste-broadcasting", "an STE whose `mu'` returns `z.shape[-1:]` (right on 1-D input only)",
+     "ValueError when the STE is made: wrong shape on a (2, 3, 20) probe",
+     lambda: cg.mlp_coarse_grad(X, PARAMS, FWD, np.zeros((4, 2)), (_mu, _broadcasting_mu_prime), S), ValueError,
+     r"mu_prime returned shape \(20,\) for input of shape \(2, 3, 20\)"),
+    ("ste-nan", "an STE whose `mu'` is NaN for z > 0.5, in `mlp_train`",
+     "ValueError naming the STE and the z (not the step size)",
+     lambda: train.mlp_train(X, LABELS, PARAMS, (_mu, _nan_mu_prime), S, SGD, seed=0), ValueError,
+     r"mu_prime\(.*\) = .*nan.*it must be finite"),
+    ("ste-pieces-flat", "an STE whose `pieces` is one flat (lo, hi, value)", "ValueError: pieces must be (lo, hi, value)",
+     lambda: cg.STE("p", _mu, lambda z, s: ((z > 0) & (z <= s.top)).astype(float), pieces=lambda s: (0, s.top, 1.0)),
+     ValueError, r"pieces must be \(lo, hi, value\)"),
+    ("ecg-shape", "`expected_coarse_grad` with W of another shape", "ValueError giving both shapes (not IndexError)",
+     lambda: P.expected_coarse_grad(TEACHER, TEACHER.v_star, np.ones((3, 1)), "relu"), ValueError,
+     r"W has shape \(3, 1\) but the teacher's W_star has shape \(3, 2\)"),
+    # data files (finding 5)
+    ("subset-corrupt", "a corrupted shipped MNIST subset (zip cut short)", "MnistError: unreadable; reinstall coarsegrad",
+     _corrupt_subset, data.MnistError, "unreadable .*BadZipFile.*reinstall coarsegrad"),
+    ("idx-empty-set", "`coarsegrad data check` on IDX files with 0 images", "exit 2: holds 0 images",
+     _empty_idx_set, SystemExit, "2"),
+    ("mnist-dir-variable", "`COARSEGRAD_MNIST_DIR` naming a directory without the files",
+     "exit 2 before any work, naming the variable",
+     _wrong_mnist_dir_variable, SystemExit, "2"),
+    # command-line ranges, checked up front (finding 1) and output paths before the work (finding 6)
+    ("cli-lr-huge", "`coarsegrad train --lr 1e300`", "exit 2: --lr must be a number in (0, 100]",
+     lambda: main(["train", "--lr", "1e300", "--epochs", "2"]), SystemExit, "2"),
+    ("cli-alpha-huge", "`coarsegrad train --alpha 1e300`", "exit 2: --alpha must be a number in [1e-06, 1000]",
+     lambda: main(["train", "--alpha", "1e300"]), SystemExit, "2"),
+    ("cli-hidden-huge", "`coarsegrad train --hidden 10000000000`", "exit 2: --hidden must be in [1, 1000000]",
+     lambda: main(["train", "--hidden", "10000000000"]), SystemExit, "2"),
+    ("cli-hidden-memory", "`coarsegrad train --hidden 1000000 --batch-size 10000000`", "exit 2: needs about N GB; lower --hidden",
+     lambda: _cli("train", "--hidden", "1000000", "--batch-size", "10000000", "--epochs", "1"), SystemExit, "2"),
+    ("cli-workers-huge", "`coarsegrad figures --workers 99999999999`", "exit 2: --workers must be in [1, 256]",
+     lambda: main(["figures", "--workers", "99999999999"]), SystemExit, "2"),
+    ("cli-timeout-huge", "`coarsegrad data fetch mnist --timeout 1e308`", "exit 2: --timeout must be in (0, 3600]",
+     lambda: main(["data", "fetch", "mnist", "--dir", "x", "--timeout", "1e308"]), SystemExit, "2"),
+    ("cli-json-dir", "`coarsegrad verify --json DIR`", "exit 2 at once: is a directory; give a file name",
+     lambda: _cli("verify", "--only", "1", "--json", tempfile.mkdtemp()), SystemExit, "2"),
+    ("cli-json-under-file", "`coarsegrad train --json afile/run.json`", "exit 2 before training: not a directory",
+     _train_json_under_a_file, SystemExit, "2"),
+    ("cli-out-empty", "`coarsegrad figures --out \"\"`", "exit 2: --out must not be empty",
+     lambda: main(["figures", "--out", ""]), SystemExit, "2"),
+    ("cli-mixed-presets", "`coarsegrad results` on figure data of two presets", "exit 2: mixes runs; regenerate them together",
+     _mixed_results, SystemExit, "2"),
 ]
 
 
@@ -200,7 +325,8 @@ def test_bad_input_case(case, capsys):
         call()
     if exc is SystemExit:
         assert str(err.value.code) == match
-        assert "Traceback" not in capsys.readouterr().err
+        stderr = capsys.readouterr().err
+        assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr   # one line, always
 
 
 @pytest.mark.parametrize("target", ["sigma", "mlp_forward", "ts_forward", "population_loss", "expected_coarse_grad"])
@@ -211,13 +337,13 @@ def test_non_finite_anywhere_is_named(target, seed, bad, data_):
     r = np.random.default_rng(seed)
     if target == "sigma":
         arr, name = r.standard_normal((3, 4)), "z"
-        call = lambda a: cg.sigma(a, 2, 1.0)
+        call = S
     elif target == "mlp_forward":
         arr, name = r.standard_normal((5, 3)), "x"
-        call = lambda a: cg.mlp_forward(a, PARAMS, 2, 1.0)
+        call = lambda a: cg.mlp_forward(a, PARAMS, S)
     elif target == "ts_forward":
         arr, name = r.standard_normal((2, 2, 3)), "Z"
-        call = lambda a: cg.ts_forward(a, TEACHER.v_star, TEACHER.W_star, 2, 1.0)
+        call = lambda a: cg.ts_forward(a, TEACHER.v_star, TEACHER.W_star, S)
     else:
         arr, name = TEACHER.W_star + r.standard_normal(TEACHER.W_star.shape), "W"
         call = ((lambda a: P.population_loss(TEACHER, TEACHER.v_star, a)) if target == "population_loss"

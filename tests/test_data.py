@@ -10,6 +10,7 @@ from hypothesis import given, strategies as st
 
 from coarsegrad import data
 from coarsegrad.data import mnist as M
+from coarsegrad import Staircase
 from coarsegrad import population as P
 from strategies import seeds
 
@@ -28,19 +29,46 @@ def test_synthetic_sets_are_balanced_seeded_and_bounded(make, classes, pieces, n
     np.testing.assert_array_equal(y, y2)
 
 
-def _linearly_separable_accuracy(x, y, k):
-    """Best one-vs-rest accuracy of a least-squares linear classifier for class k (a cheap bound)."""
+def _linearly_separable(x, y) -> bool:
+    """Whether some linear classifier ``argmax_k (W [x; 1])_k`` labels every point correctly: the LP
+    (Kesler's construction) ``(w_y - w_l) . [x_i; 1] >= 1`` for all ``i`` and ``l != y_i`` is feasible.
+    Strict separation by any margin can be rescaled to margin 1, so infeasibility is a certificate
+    that no linear classifier is perfect (a least-squares fit could only fail to find one)."""
+    from scipy.optimize import linprog
     X = np.hstack([x, np.ones((x.shape[0], 1))])
-    t = np.where(y == k, 1.0, -1.0)
-    w = np.linalg.lstsq(X, t, rcond=None)[0]
-    return np.mean(np.sign(X @ w) == t)
+    N, d = X.shape
+    K = int(y.max()) + 1
+    rows = []
+    for l in range(K):
+        other = y != l
+        block = np.zeros((int(other.sum()), K, d))
+        block[np.arange(block.shape[0]), y[other]] = -X[other]          # -(w_y - w_l) . X <= -1
+        block[:, l] += X[other]
+        rows.append(block.reshape(block.shape[0], K * d))
+    A = np.vstack(rows)
+    res = linprog(np.zeros(K * d), A_ub=A, b_ub=-np.ones(A.shape[0]), bounds=[(None, None)] * (K * d),
+                  method="highs")
+    assert res.status in (0, 2), f"LP solver: {res.message}"
+    return res.status == 0
+
+
+def test_linear_separability_certificate_on_known_sets():
+    """The LP finds a separable labelling separable and an XOR labelling not."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (400, 2))
+    x = x[np.abs(x[:, 0]) > 0.05]
+    assert _linearly_separable(x, (x[:, 0] > 0).astype(int))
+    assert _linearly_separable(x, np.digitize(x[:, 0], [-0.4, 0.4]))        # three parallel slabs
+    x = x[np.abs(x[:, 1]) > 0.05]
+    assert not _linearly_separable(x, ((x[:, 0] > 0) ^ (x[:, 1] > 0)).astype(int))
 
 
 @pytest.mark.parametrize("make", [data.blobs, data.sectors])
 def test_synthetic_classes_are_not_linearly_separable(make):
     x, y = make(classes=3, pieces=3, n_samples=900, seed=0)
-    for k in range(3):
-        assert _linearly_separable_accuracy(x, y, k) < 0.9
+    assert not _linearly_separable(x, y)
+    for k in range(3):                      # not even one class against the rest
+        assert not _linearly_separable(x, (y == k).astype(int)), f"class {k} is separable from the rest"
 
 
 def test_sectors_margin_is_respected():
@@ -63,7 +91,7 @@ def test_synthetic_bad_arguments():
 
 
 def test_teacher_student_sampler():
-    teacher = P.random_teacher(5, 4, 3, 2, 1.0, 0)
+    teacher = P.random_teacher(5, 4, 3, Staircase(2, 1.0), 0)
     Z, y_star, labels = data.teacher_student_sample(teacher, 200, 1)
     assert Z.shape == (200, 4, 5) and y_star.shape == (200, 3)
     np.testing.assert_array_equal(labels, np.argmax(y_star, axis=1))

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import coarsegrad as cg
-from coarsegrad.estimators import (crn_finite_difference, finite_difference, gaussian_smoothing_grad,
+from coarsegrad.estimators import (cosine, crn_finite_difference, finite_difference, gaussian_smoothing_grad,
                                    monte_carlo, z_scores)
 from reference import MC_Z
 from strategies import seeds
@@ -75,15 +75,35 @@ def test_gaussian_smoothing_of_quantized_loss_is_informative():
     Z = rng.standard_normal((400, 3, 4))
     W_star = rng.standard_normal((4, 1))
     v = np.ones(3)
-    y_star = cg.ts_forward(Z, v, W_star, 2, 0.5).y
+    stair = cg.Staircase(2, 0.5)
+    y_star = cg.ts_forward(Z, v, W_star, stair).y
     W = W_star + 0.8 * rng.standard_normal((4, 1))
-    loss = lambda w: cg.ts_loss(cg.ts_forward(Z, v, w.reshape(4, 1), 2, 0.5).y, y_star)[0]
+    loss = lambda w: cg.ts_loss(cg.ts_forward(Z, v, w.reshape(4, 1), stair).y, y_star)[0]
     assert np.all(finite_difference(loss, W.ravel(), h=1e-9) == 0)
     est = gaussian_smoothing_grad(loss, W.ravel(), scale=0.05, n_samples=400, seed=1)
-    fwd = cg.ts_forward(Z, v, W, 2, 0.5)
-    g = cg.ts_coarse_grad(Z, v, fwd, cg.ts_loss(fwd.y, y_star)[1], "clipped_relu", 2, 0.5)[1].ravel()
+    fwd = cg.ts_forward(Z, v, W, stair)
+    g = cg.ts_coarse_grad(Z, v, fwd, cg.ts_loss(fwd.y, y_star)[1], "clipped_relu", stair).W.ravel()
     cos = est.mean @ g / np.linalg.norm(est.mean) / np.linalg.norm(g)
     assert cos > 0.5, cos
+    assert cosine(est.mean, g) == pytest.approx(cos, rel=1e-12)
+
+
+@given(seed=seeds, scale=st.floats(1e-150, 1e150))
+def test_cosine(seed, scale):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    want = float(np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+    assert cosine(a, b) == pytest.approx(want, rel=1e-12, abs=1e-15)
+    assert cosine(scale * a, b) == pytest.approx(want, rel=1e-12, abs=1e-15)      # scale-free
+    assert cosine(a, a) == pytest.approx(1.0, rel=1e-15) and cosine(a, -a) == pytest.approx(-1.0, rel=1e-15)
+    assert -1.0 <= cosine(a, b) <= 1.0 or abs(cosine(a, b)) - 1 < 1e-15
+
+
+def test_cosine_of_a_zero_vector_is_nan():
+    a = np.array([1.0, 2.0])
+    for x, y in ((a, 0 * a), (0 * a, a), (0 * a, 0 * a)):
+        assert np.isnan(cosine(x, y))
+    assert cosine([[3.0, 0.0]], [[0.0, 5.0]]) == 0.0                        # lists and any shape
 
 
 @pytest.mark.parametrize("call, match", [

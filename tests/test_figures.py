@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from coarsegrad import Staircase
 from coarsegrad import figures as F
 from coarsegrad.cli import main
+from coarsegrad.ste import BUILTIN_STES
+from coarsegrad.train import SGD
 
 ROOT = Path(__file__).resolve().parents[1]
 _TINY = {}
@@ -37,8 +40,24 @@ def test_staircase_data_is_the_library_sigma():
     d = _tiny("staircase")
     z = np.asarray(d["z"])
     for b, values in d["sigma"].items():
-        np.testing.assert_array_equal(values, F.sigma(z, int(b), 1.0))
-    assert set(d["mu"]) == set(F.STE_NAMES)
+        np.testing.assert_array_equal(values, Staircase(int(b), 1.0)(z))
+    assert set(d["mu"]) == set(F.STE_NAMES) == set(BUILTIN_STES)
+
+
+def test_experiment_staircase_spans_the_same_top_at_every_bit_width():
+    for bits in (1, 2, 4, 8):
+        s = F.experiment_staircase(bits)
+        assert s == Staircase(bits, F.resolution(bits)) and s.convention == "ceil"
+        assert np.isclose(s.top, F.TOP, rtol=1e-15, atol=0), (bits, s.top)
+
+
+@pytest.mark.parametrize("name, sgd", [("decision_regions", F.SYNTHETIC_SGD), ("training_curves", F.SYNTHETIC_SGD),
+                                       ("mnist", F.MNIST_SGD)])
+def test_settings_record_the_sgd_object_that_ran(name, sgd):
+    """The settings carry ``SGD.as_dict()`` of the runs, not a restated copy of lr, momentum, ..."""
+    s = _tiny(name)["settings"]
+    assert s["sgd"] == SGD(**sgd, epochs=s["epochs"]).as_dict(), s["sgd"]
+    assert not {"lr", "momentum", "batch_size", "schedule"} & set(s), "optimizer settings restated beside sgd"
 
 
 def test_decision_regions_data_is_consistent():
@@ -161,11 +180,64 @@ def _assert_close(got, want, path, rtol):
         assert got == want, f"{path}: {got!r} != {want!r}"
 
 
+#: Optimizer settings that figure data written before the SGD object (0.1.0) restated beside the
+#: other settings; since 0.2.0 they live in ``settings["sgd"]``, the ``SGD.as_dict()`` that ran.
+_RESTATED_SGD_KEYS = {"lr", "momentum", "batch_size", "schedule"}
+
+
+def _assert_settings_match(got, want, path, rtol):
+    """Settings: keys both have must agree; a 0.1.0 restated optimizer key must agree with the
+    ``sgd`` record that replaced it; any other key present on one side only is a failure."""
+    common = set(got) & set(want)
+    for k in sorted(common):
+        _assert_close(got[k], want[k], f"{path}.{k}", rtol)
+    restated = (set(want) - common) & _RESTATED_SGD_KEYS
+    if restated:
+        assert "sgd" in got, f"{path}: {sorted(restated)} committed but the new settings have no 'sgd'"
+        for k in sorted(restated):
+            _assert_close(got["sgd"][k], want[k], f"{path}.sgd.{k} (committed {path}.{k})", rtol)
+    only_got = set(got) - common - ({"sgd"} if restated else set())
+    only_want = set(want) - common - restated
+    assert not only_got and not only_want, (f"{path}: keys only in the new settings {sorted(only_got)}, "
+                                            f"only in the committed ones {sorted(only_want)}")
+
+
+def _assert_figure_data_match(got, want, name, rtol):
+    """Figure data: every number as committed (to ``rtol``), settings by :func:`_assert_settings_match`."""
+    assert set(got) == set(want), name
+    for k in want:
+        if k == "settings":
+            _assert_settings_match(got[k], want[k], f"{name}.settings", rtol)
+        else:
+            _assert_close(got[k], want[k], f"{name}.{k}", rtol)
+
+
+def test_figure_data_comparison_catches_changes():
+    """Negative controls for the committed-output comparison: a moved number, a wrong optimizer
+    setting, and an unexplained settings key must each fail it."""
+    committed = {"settings": {"preset": "fast", "epochs": 3, "lr": 0.1, "momentum": 0.9, "batch_size": 32,
+                              "schedule": "cosine"}, "loss": [1.0, 0.5]}
+    sgd = SGD(lr=0.1, epochs=3, batch_size=32, momentum=0.9, schedule="cosine").as_dict()
+    new = {"settings": {"preset": "fast", "epochs": 3, "sgd": sgd}, "loss": [1.0, 0.5]}
+    _assert_figure_data_match(new, committed, "x", rtol=1e-9)                      # the real case passes
+    _assert_figure_data_match(new, new, "x", rtol=1e-9)                            # and so does new vs new
+    bad = [json.loads(json.dumps(new)) for _ in range(4)]
+    bad[0]["loss"][1] = 0.5 + 1e-6
+    bad[1]["settings"]["sgd"]["lr"] = 0.2
+    bad[2]["settings"]["seed"] = 1
+    del bad[3]["settings"]["sgd"]
+    for b in bad:
+        with pytest.raises(AssertionError):
+            _assert_figure_data_match(b, committed, "x", rtol=1e-9)
+
+
 @pytest.mark.slow
 def test_committed_figures_match_what_the_command_produces(tmp_path):
     """Regenerate the fast preset and compare with figures/*.json. Exact to rounding, except MNIST's
     float32 accuracies, which may move by a few test digits when the BLAS library or its thread
-    count differs from the machine that produced the committed files (summation order changes)."""
+    count differs from the machine that produced the committed files (summation order changes).
+    Settings are compared by :func:`_assert_settings_match`: files committed before 0.2.0 restate
+    lr/momentum/batch_size/schedule where new ones record ``sgd``, the ``SGD.as_dict()`` that ran."""
     committed = ROOT / "figures"
     manifest = json.loads((committed / "manifest.json").read_text())
     assert main(["figures", "--preset", "fast", "--out", str(tmp_path), "--quiet"]) == 0
@@ -174,11 +246,13 @@ def test_committed_figures_match_what_the_command_produces(tmp_path):
         want = json.loads((committed / f"{name}.json").read_text())
         got = json.loads((tmp_path / f"{name}.json").read_text())
         if name == "mnist":
+            _assert_settings_match(got["settings"], want["settings"], "mnist.settings", rtol=1e-9)
+            assert len(got["runs"]) == len(want["runs"])
             for a, b in zip(got["runs"], want["runs"]):
                 assert (a["ste"], a["bits"]) == (b["ste"], b["bits"])
                 assert abs(a["test_accuracy"][-1] - b["test_accuracy"][-1]) <= 0.005, (a["ste"], a["bits"])
         else:
-            _assert_close(got, want, name, rtol=1e-9)
+            _assert_figure_data_match(got, want, name, rtol=1e-9)
     results = (ROOT / "docs" / "results.md").read_text()
     assert main(["results", "--figures", str(committed), "--out", str(tmp_path / "results.md")]) == 0
     assert (tmp_path / "results.md").read_text() == results, "docs/results.md is stale: run coarsegrad results"

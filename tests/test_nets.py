@@ -6,12 +6,12 @@ from hypothesis import given, strategies as st
 
 import coarsegrad as cg
 from coarsegrad.nets import LOSSES
-from reference import (LOOP_RTOL, check_directional, mlp_grads_loop, rel_err, ts_grads_loop)
+from reference import (LOOP_RTOL, check_directional, mlp_grads_loop, rel_err, sigma_loop, ts_grads_loop)
 from strategies import mlp_problems, seeds, ts_problems
 
 BUILTIN = ["identity", "relu", "clipped_relu", "log_tailed_relu"]
 # A smooth STE (softplus / logistic) so the finite-difference checks have no kink at all.
-SOFTPLUS = cg.STE("softplus", lambda z, b, a: np.logaddexp(0, z), lambda z, b, a: 0.5 * (1 + np.tanh(z / 2)))
+SOFTPLUS = cg.STE("softplus", lambda z, s: np.logaddexp(0, z), lambda z, s: 0.5 * (1 + np.tanh(z / 2)))
 
 
 # ---------------------------------------------------------------------------- teacher-student
@@ -19,14 +19,16 @@ SOFTPLUS = cg.STE("softplus", lambda z, b, a: np.logaddexp(0, z), lambda z, b, a
 @pytest.mark.parametrize("ste", BUILTIN)
 @given(prob=ts_problems())
 def test_ts_coarse_grad_matches_loop(ste, prob):
-    Z, v, W, y_star, bits, alpha = (prob[k] for k in ("Z", "v", "W", "y_star", "bits", "alpha"))
-    fwd = cg.ts_forward(Z, v, W, bits, alpha)
+    Z, v, W, y_star, stair = (prob[k] for k in ("Z", "v", "W", "y_star", "staircase"))
+    fwd = cg.ts_forward(Z, v, W, stair)
     loss, e = cg.ts_loss(fwd.y, y_star)
-    g_v, g_W = cg.ts_coarse_grad(Z, v, fwd, e, ste, bits, alpha)
-    loss_ref, g_v_ref, g_W_ref = ts_grads_loop(Z, v, W, y_star, cg.get_ste(ste), bits, alpha)
+    g = cg.ts_coarse_grad(Z, v, fwd, e, ste, stair)
+    assert isinstance(g, cg.TSGrads) and g.v.shape == v.shape and g.W.shape == W.shape
+    g_v, g_W = g
+    loss_ref, g_v_ref, g_W_ref = ts_grads_loop(Z, v, W, y_star, cg.get_ste(ste), stair)
     assert abs(loss - loss_ref) <= LOOP_RTOL * max(1.0, abs(loss_ref)), f"ts loss vs loop: {loss} vs {loss_ref}"
     err = rel_err([g_v, g_W], [g_v_ref, g_W_ref])
-    assert err < LOOP_RTOL, f"ts coarse grad vs loop ({ste}, bits={bits}, alpha={alpha}): rel err {err:.2e}"
+    assert err < LOOP_RTOL, f"ts coarse grad vs loop ({ste}, {stair}): rel err {err:.2e}"
 
 
 @pytest.mark.parametrize("ste", BUILTIN + [SOFTPLUS])
@@ -34,31 +36,31 @@ def test_ts_coarse_grad_matches_loop(ste, prob):
 def test_ts_backward_is_gradient_of_smooth_network(ste, prob, seed):
     """With mu in the forward pass, ts_coarse_grad is the exact gradient: check by central differences."""
     ste = cg.get_ste(ste)
-    Z, v, W, y_star, bits, alpha = (prob[k] for k in ("Z", "v", "W", "y_star", "bits", "alpha"))
-    act = lambda h: ste.mu(h, bits, alpha)
+    Z, v, W, y_star, stair = (prob[k] for k in ("Z", "v", "W", "y_star", "staircase"))
+    act = lambda h: ste.mu(h, stair)
 
     def loss_of(x):
-        return cg.ts_loss(cg.ts_forward(Z, x[0], x[1], bits, alpha, activation=act).y, y_star)[0]
+        return cg.ts_loss(cg.ts_forward(Z, x[0], x[1], stair, activation=act).y, y_star)[0]
 
-    fwd = cg.ts_forward(Z, v, W, bits, alpha, activation=act)
+    fwd = cg.ts_forward(Z, v, W, stair, activation=act)
     _, e = cg.ts_loss(fwd.y, y_star)
-    g_v, g_W = cg.ts_coarse_grad(Z, v, fwd, e, ste, bits, alpha)
+    g_v, g_W = cg.ts_coarse_grad(Z, v, fwd, e, ste, stair)
     check_directional(loss_of, [g_v, g_W], [v, W], np.random.default_rng(seed),
-                      what=f"ts smooth net, {ste.name}, bits={bits}, alpha={alpha}")
+                      what=f"ts smooth net, {ste.name}, {stair}")
 
 
 @given(prob=ts_problems(), seed=seeds)
 def test_ts_sample_loss_is_piecewise_constant_in_W(prob, seed):
     """Finite differences of the quantized loss in W are exactly 0; in v they are the exact g_v."""
-    Z, v, W, y_star, bits, alpha = (prob[k] for k in ("Z", "v", "W", "y_star", "bits", "alpha"))
+    Z, v, W, y_star, stair = (prob[k] for k in ("Z", "v", "W", "y_star", "staircase"))
     rng = np.random.default_rng(seed)
-    loss = lambda v_, W_: cg.ts_loss(cg.ts_forward(Z, v_, W_, bits, alpha).y, y_star)[0]
+    loss = lambda v_, W_: cg.ts_loss(cg.ts_forward(Z, v_, W_, stair).y, y_star)[0]
     h = 1e-9 * np.abs(W).max()
     for _ in range(3):
         U = rng.standard_normal(W.shape)
         assert loss(v, W + h * U) - loss(v, W - h * U) == 0.0, "quantized loss changed under a tiny move of W"
-    fwd = cg.ts_forward(Z, v, W, bits, alpha)
-    g_v, _ = cg.ts_coarse_grad(Z, v, fwd, cg.ts_loss(fwd.y, y_star)[1], "relu", bits, alpha)
+    fwd = cg.ts_forward(Z, v, W, stair)
+    g_v = cg.ts_coarse_grad(Z, v, fwd, cg.ts_loss(fwd.y, y_star)[1], "relu", stair).v
     check_directional(lambda x: loss(x[0], W), [g_v], [v], rng, what="ts loss in v (exact gradient)")
 
 
@@ -68,18 +70,18 @@ def test_ts_sample_loss_is_piecewise_constant_in_W(prob, seed):
 @pytest.mark.parametrize("kind", LOSSES)
 @given(prob=mlp_problems(), freeze=st.booleans())
 def test_mlp_coarse_grad_matches_loop(ste, kind, prob, freeze):
-    x, params, labels, bits, alpha = (prob[k] for k in ("x", "params", "labels", "bits", "alpha"))
-    fwd = cg.mlp_forward(x, params, bits, alpha)
-    loss, delta = cg.mlp_loss(fwd.f, labels, kind)
-    grads = cg.mlp_coarse_grad(x, params, fwd, delta, ste, bits, alpha, freeze_second_layer=freeze)
-    loss_ref, grads_ref = mlp_grads_loop(x, params, labels, cg.get_ste(ste), bits, alpha, kind)
+    x, params, labels, stair = (prob[k] for k in ("x", "params", "labels", "staircase"))
+    fwd = cg.mlp_forward(x, params, stair)
+    loss, delta = cg.mlp_loss(fwd.f, labels, loss=kind)
+    grads = cg.mlp_coarse_grad(x, params, fwd, delta, ste, stair, freeze_second_layer=freeze)
+    loss_ref, grads_ref = mlp_grads_loop(x, params, labels, cg.get_ste(ste), stair, kind)
     if freeze:
         grads_ref = (grads_ref[0], grads_ref[1], 0 * grads_ref[2], 0 * grads_ref[3])
     assert abs(loss - loss_ref) <= LOOP_RTOL * max(1.0, abs(loss_ref)), f"mlp {kind} loss vs loop: {loss} vs {loss_ref}"
     for name, got, want in zip(("W", "b", "V", "c"), grads, grads_ref):
         assert got.shape == want.shape
         err = rel_err(got, want)
-        assert err < LOOP_RTOL, f"mlp d{name} vs loop ({ste}, {kind}, bits={bits}, alpha={alpha}): rel err {err:.2e}"
+        assert err < LOOP_RTOL, f"mlp d{name} vs loop ({ste}, {kind}, {stair}): rel err {err:.2e}"
 
 
 @pytest.mark.parametrize("ste", BUILTIN + [SOFTPLUS])
@@ -87,32 +89,32 @@ def test_mlp_coarse_grad_matches_loop(ste, kind, prob, freeze):
 @given(prob=mlp_problems(), seed=seeds)
 def test_mlp_backward_is_gradient_of_smooth_network(ste, kind, prob, seed):
     ste = cg.get_ste(ste)
-    x, params, labels, bits, alpha = (prob[k] for k in ("x", "params", "labels", "bits", "alpha"))
-    act = lambda h: ste.mu(h, bits, alpha)
+    x, params, labels, stair = (prob[k] for k in ("x", "params", "labels", "staircase"))
+    act = lambda h: ste.mu(h, stair)
 
     def loss_of(p):
-        return cg.mlp_loss(cg.mlp_forward(x, cg.MLPParams(*p), bits, alpha, activation=act).f, labels, kind)[0]
+        return cg.mlp_loss(cg.mlp_forward(x, cg.MLPParams(*p), stair, activation=act).f, labels, loss=kind)[0]
 
-    fwd = cg.mlp_forward(x, params, bits, alpha, activation=act)
-    _, delta = cg.mlp_loss(fwd.f, labels, kind)
-    grads = cg.mlp_coarse_grad(x, params, fwd, delta, ste, bits, alpha)
+    fwd = cg.mlp_forward(x, params, stair, activation=act)
+    _, delta = cg.mlp_loss(fwd.f, labels, loss=kind)
+    grads = cg.mlp_coarse_grad(x, params, fwd, delta, ste, stair)
     check_directional(loss_of, list(grads), list(params), np.random.default_rng(seed),
-                      what=f"mlp smooth net, {ste.name}, {kind}, bits={bits}, alpha={alpha}")
+                      what=f"mlp smooth net, {ste.name}, {kind}, {stair}")
 
 
 @given(prob=mlp_problems(), seed=seeds)
 def test_mlp_sample_loss_is_piecewise_constant_in_first_layer(prob, seed):
-    x, params, labels, bits, alpha = (prob[k] for k in ("x", "params", "labels", "bits", "alpha"))
+    x, params, labels, stair = (prob[k] for k in ("x", "params", "labels", "staircase"))
     rng = np.random.default_rng(seed)
     W, b, V, c = params
-    loss = lambda p: cg.mlp_loss(cg.mlp_forward(x, cg.MLPParams(*p), bits, alpha).f, labels)[0]
+    loss = lambda p: cg.mlp_loss(cg.mlp_forward(x, cg.MLPParams(*p), stair).f, labels)[0]
     h = 1e-9 * max(np.abs(W).max(), np.abs(b).max())
     for _ in range(3):
         dW, db = rng.standard_normal(W.shape), rng.standard_normal(b.shape)
         assert loss((W + h * dW, b + h * db, V, c)) == loss((W - h * dW, b - h * db, V, c)), \
             "quantized loss changed under a tiny move of (W, b)"
-    fwd = cg.mlp_forward(x, params, bits, alpha)
-    g = cg.mlp_coarse_grad(x, params, fwd, cg.mlp_loss(fwd.f, labels)[1], "relu", bits, alpha)
+    fwd = cg.mlp_forward(x, params, stair)
+    g = cg.mlp_coarse_grad(x, params, fwd, cg.mlp_loss(fwd.f, labels)[1], "relu", stair)
     check_directional(lambda p: loss((W, b, p[0], p[1])), [g.V, g.c], [V, c], rng,
                       what="mlp loss in (V, c) (exact gradient)")
 
@@ -125,20 +127,68 @@ def test_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(delta.sum(axis=1), 0, atol=1e-15)
 
 
+def _first_max(scores, tol=0.0):
+    """Index of the largest score, the smallest index among ties (within ``tol``), by a loop."""
+    best = 0
+    for k in range(1, len(scores)):
+        if scores[k] > scores[best] + tol:
+            best = k
+    return best
+
+
+def _check_predictions(pred, scores, what):
+    """``pred`` must be the reference's first maximum wherever the top two scores are apart by more than
+    rounding; where they are that close either class of the near-tie is accepted."""
+    for s, row in enumerate(scores):
+        scale = np.max(np.abs(row)) + 1.0
+        top = sorted(row)[-2:] if len(row) > 1 else [row[0] - 1.0, row[0]]
+        if top[1] - top[0] > 1e-9 * scale:
+            assert pred[s] == _first_max(row), f"{what}: sample {s}, scores {row}, predicted {pred[s]}"
+        else:
+            assert row[pred[s]] >= np.max(row) - 1e-9 * scale, f"{what}: sample {s}, scores {row}, predicted {pred[s]}"
+
+
 @given(prob=mlp_problems())
-def test_predict_is_argmax(prob):
-    x, params, bits, alpha = (prob[k] for k in ("x", "params", "bits", "alpha"))
-    np.testing.assert_array_equal(cg.mlp_predict(x, params, bits, alpha),
-                                  np.argmax(cg.mlp_forward(x, params, bits, alpha).f, axis=1))
+def test_predict_is_the_first_maximum_of_the_logits(prob):
+    """mlp_predict against a per-sample loop: h = W x + b, sigma from its definition (sigma_loop),
+    f = V sigma(h) + c, first maximal class."""
+    x, params, stair = (prob[k] for k in ("x", "params", "staircase"))
+    W, b, V, c = (np.asarray(a, dtype=np.float64) for a in params)
+    scores = []
+    for xs in np.asarray(x, dtype=np.float64):
+        h = [sum(W[j, i] * xs[i] for i in range(W.shape[1])) + b[j] for j in range(W.shape[0])]
+        a = sigma_loop(np.array(h), stair)
+        scores.append([sum(V[k, j] * a[j] for j in range(V.shape[1])) + c[k] for k in range(V.shape[0])])
+    _check_predictions(cg.mlp_predict(x, params, stair), scores, "mlp_predict")
+
+
+def test_predict_ties_go_to_the_smallest_class():
+    """Classes 1 and 2 with identical weights tie on every input: class 1 wins over 2; with class 0
+    made equal too, class 0 wins."""
+    rng = np.random.default_rng(5)
+    stair = cg.Staircase(2, 0.5)
+    p = cg.mlp_init(3, 8, 3, rng, staircase=stair)
+    V, c = p.V.copy(), np.array([-100.0, 1.0, 1.0])
+    V[2] = V[1]
+    x = rng.standard_normal((50, 3))
+    assert np.all(cg.mlp_predict(x, p._replace(V=V, c=c), stair) == 1)
+    V[0], c[0] = V[1], 1.0
+    assert np.all(cg.mlp_predict(x, p._replace(V=V, c=c), stair) == 0)
+    Z = rng.standard_normal((40, 4, 3))
+    w = rng.standard_normal((3, 1))
+    W = np.hstack([-10 * w, w, w])                 # y_1 = y_2 on every sample
+    pred = cg.ts_predict(Z, np.abs(rng.standard_normal(4)), W, stair)
+    assert set(pred.tolist()) <= {0, 1}, "a tie between classes 1 and 2 goes to 1"
 
 
 def test_float32_is_preserved_end_to_end():
     rng = np.random.default_rng(1)
-    p = cg.mlp_init(5, 7, 3, rng, dtype=np.float32)
+    stair = cg.Staircase(2, 0.5)
+    p = cg.mlp_init(5, 7, 3, rng, staircase=stair, dtype=np.float32)
     x = rng.standard_normal((4, 5)).astype(np.float32)
-    fwd = cg.mlp_forward(x, p, 2, 0.5)
+    fwd = cg.mlp_forward(x, p, stair)
     _, delta = cg.mlp_loss(fwd.f, [0, 1, 2, 0])
-    g = cg.mlp_coarse_grad(x, p, fwd, delta, "clipped_relu", 2, 0.5)
+    g = cg.mlp_coarse_grad(x, p, fwd, delta, "clipped_relu", stair)
     assert {a.dtype for a in (*fwd, delta, *g)} == {np.dtype(np.float32)}
 
 
@@ -147,12 +197,24 @@ def test_mlp_init_is_seeded_and_shaped():
     for u, w in zip(a, b):
         np.testing.assert_array_equal(u, w)
     assert [t.shape for t in a] == [(6, 4), (6,), (3, 6), (3,)]
+    # V ~ N(0, 1/(m (L alpha)^2)): the same draw, scaled by the top level of the staircase
+    c = cg.mlp_init(4, 6, 3, 7, staircase=cg.Staircase(3, 0.5))
+    np.testing.assert_allclose(c.V * 3.5, a.V * 3.0, rtol=1e-15)
+    np.testing.assert_array_equal(c.W, a.W)
+    with pytest.raises(TypeError, match="dtype must be a floating dtype"):
+        cg.mlp_init(4, 6, 3, 7, dtype=np.int64)
+    with pytest.raises(TypeError, match="staircase must be a coarsegrad.Staircase"):
+        cg.mlp_init(4, 6, 3, 7, staircase=(2, 1.0))
 
 
-def test_ts_predict():
-    rng = np.random.default_rng(3)
-    Z, v, W = rng.standard_normal((8, 4, 3)), rng.standard_normal(4), rng.standard_normal((3, 5))
-    np.testing.assert_array_equal(cg.ts_predict(Z, v, W, 2, 1.0), np.argmax(cg.ts_forward(Z, v, W, 2, 1.0).y, axis=1))
+@given(prob=ts_problems())
+def test_ts_predict_is_the_first_maximum_of_the_outputs(prob):
+    """ts_predict against a per-sample loop: y_k = sum_i v_i sigma(z_i . w_k) with sigma_loop."""
+    Z, v, W, stair = (prob[k] for k in ("Z", "v", "W", "staircase"))
+    Z, v, W = (np.asarray(a, dtype=np.float64) for a in (Z, v, W))
+    scores = [[sum(v[i] * sigma_loop(np.array([Zs[i] @ W[:, k]]), stair)[0] for i in range(len(v)))
+               for k in range(W.shape[1])] for Zs in Z]
+    _check_predictions(cg.ts_predict(Z, v, W, stair), scores, "ts_predict")
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -181,26 +243,35 @@ def _mlp_setup():
 def test_mlp_bad_input(mutate, exc, match):
     x, p, y = mutate(*_mlp_setup())
     with pytest.raises(exc, match=match):
-        fwd = cg.mlp_forward(x, p, 2, 1.0)
+        fwd = cg.mlp_forward(x, p, cg.Staircase(2, 1.0))
         cg.mlp_loss(fwd.f, y)
 
 
 def test_mlp_bad_options():
     x, p, y = _mlp_setup()
-    fwd = cg.mlp_forward(x, p, 2, 1.0)
-    with pytest.raises(ValueError, match="kind must be one of cross_entropy, squared"):
-        cg.mlp_loss(fwd.f, y, "hinge")
+    stair = cg.Staircase(2, 1.0)
+    fwd = cg.mlp_forward(x, p, stair)
+    with pytest.raises(ValueError, match="loss must be one of cross_entropy, squared"):
+        cg.mlp_loss(fwd.f, y, "logistic")
+    with pytest.raises(ValueError, match="loss must be one of cross_entropy, squared"):
+        cg.mlp_loss(fwd.f, y, loss="logistic")
     _, delta = cg.mlp_loss(fwd.f, y)
     with pytest.raises(ValueError, match="unknown STE"):
-        cg.mlp_coarse_grad(x, p, fwd, delta, "relux", 2, 1.0)
+        cg.mlp_coarse_grad(x, p, fwd, delta, "relux", stair)
     with pytest.raises(ValueError, match="do not belong to the same batch"):
-        cg.mlp_coarse_grad(x[:2], p, fwd, delta[:2], "relu", 2, 1.0)
+        cg.mlp_coarse_grad(x[:2], p, fwd, delta[:2], "relu", stair)
     with pytest.raises(ValueError, match="bits must be an integer in"):
-        cg.mlp_forward(x, p, 0, 1.0)
+        cg.mlp_forward(x, p, cg.Staircase(0, 1.0))
     with pytest.raises(ValueError, match="alpha must be finite and > 0"):
-        cg.mlp_forward(x, p, 2, -1.0)
+        cg.mlp_forward(x, p, cg.Staircase(2, -1.0))
+    with pytest.raises(TypeError, match="staircase must be a coarsegrad.Staircase"):
+        cg.mlp_forward(x, p, 2)
+    with pytest.raises(TypeError, match="staircase must be a coarsegrad.Staircase"):
+        cg.mlp_coarse_grad(x, p, fwd, delta, "relu", (2, 1.0))
+    with pytest.raises(ValueError, match="alpha"):
+        cg.mlp_forward(x.astype(np.float32), p, cg.Staircase(2, 1e-46))   # alpha rounds to 0 in float32
     with pytest.raises(ValueError, match="must act elementwise"):
-        cg.mlp_forward(x, p, 2, 1.0, activation=lambda h: h.sum(axis=1))
+        cg.mlp_forward(x, p, stair, activation=lambda h: h.sum(axis=1))
     with pytest.raises(ValueError, match="m must be an integer >= 1"):
         cg.mlp_init(3, 0, 2, 0)
     with pytest.raises(TypeError, match="seed must be an int"):
@@ -219,7 +290,27 @@ def test_ts_bad_input(args, exc, match):
     rng = np.random.default_rng(0)
     Z, v, W = args(rng.standard_normal((2, 3, 4)), rng.standard_normal(3), rng.standard_normal((4, 2)))
     with pytest.raises(exc, match=match):
-        cg.ts_forward(Z, v, W, 2, 1.0)
+        cg.ts_forward(Z, v, W, cg.Staircase(2, 1.0))
+
+
+def test_ts_needs_a_staircase():
+    rng = np.random.default_rng(0)
+    Z, v, W = rng.standard_normal((2, 3, 4)), rng.standard_normal(3), rng.standard_normal((4, 2))
+    with pytest.raises(TypeError, match="staircase must be a coarsegrad.Staircase"):
+        cg.ts_forward(Z, v, W, 2)
+    fwd = cg.ts_forward(Z, v, W, cg.Staircase(2, 1.0))
+    with pytest.raises(TypeError, match="staircase must be a coarsegrad.Staircase"):
+        cg.ts_coarse_grad(Z, v, fwd, np.zeros((2, 2)), "relu", None)
+
+
+def test_one_hot():
+    np.testing.assert_array_equal(cg.one_hot([2, 0, 1], 3), [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
+    assert cg.one_hot(np.array([1]), 2, dtype=np.float32).dtype == np.float32
+    for bad in ([0, 3], [-1, 0]):
+        with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\] for 3 classes"):
+            cg.one_hot(bad, 3)
+    with pytest.raises(TypeError, match="integer class labels"):
+        cg.one_hot([0.5, 1], 3)
 
 
 def test_ts_loss_shape_mismatch():

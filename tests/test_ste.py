@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 import coarsegrad as cg
-from coarsegrad.ste import CONDITIONS, evaluate
+from coarsegrad import Staircase
+from coarsegrad.ste import ADMISSIBLE_STES, BUILTIN_STES, CONDITIONS, evaluate
 from strategies import float_dtypes, inputs_near_thresholds, staircases
 
 BUILTIN = ["identity", "relu", "clipped_relu", "log_tailed_relu"]
@@ -42,24 +43,23 @@ def _reference_mu(name, z, L, alpha):
 
 
 @pytest.mark.parametrize("name", BUILTIN)
-@given(data=st.data(), stair=staircases())
+@given(data=st.data(), stair=staircases(conventions=("ceil", "round")))
 def test_builtin_formulas_including_kinks(name, data, stair):
-    bits, alpha = stair
-    L = cg.n_levels(bits)
-    z = data.draw(inputs_near_thresholds(bits, alpha))
-    d = evaluate(name, z, bits, alpha, derivative=True)
-    m = evaluate(name, z, bits, alpha)
+    L, alpha = stair.L, stair.alpha
+    z = data.draw(inputs_near_thresholds(stair))
+    d = evaluate(name, z, stair, derivative=True)
+    m = evaluate(name, z, stair)
     want_d = np.array([_reference_mu_prime(name, float(t), L, alpha) for t in z])
     want_m = np.array([_reference_mu(name, float(t), L, alpha) for t in z])
-    np.testing.assert_allclose(d, want_d, rtol=1e-15, atol=0, err_msg=f"mu' of {name}, bits={bits}, alpha={alpha}")
-    np.testing.assert_allclose(m, want_m, rtol=1e-15, atol=1e-300, err_msg=f"mu of {name}, bits={bits}, alpha={alpha}")
+    np.testing.assert_allclose(d, want_d, rtol=1e-15, atol=0, err_msg=f"mu' of {name}, {stair}")
+    np.testing.assert_allclose(m, want_m, rtol=1e-15, atol=1e-300, err_msg=f"mu of {name}, {stair}")
 
 
 @pytest.mark.parametrize("name", BUILTIN)
 def test_kink_values_are_the_documented_ones(name):
-    bits, alpha = 2, 0.5
+    stair = Staircase(2, 0.5)
     top = 1.5
-    at = evaluate(name, np.array([0.0, top]), bits, alpha, derivative=True)
+    at = evaluate(name, np.array([0.0, top]), stair, derivative=True)
     expected = {"identity": [1, 1], "relu": [0, 1], "clipped_relu": [0, 1], "log_tailed_relu": [0, 1]}[name]
     np.testing.assert_array_equal(at, expected)
 
@@ -68,61 +68,66 @@ def test_kink_values_are_the_documented_ones(name):
 @given(stair=staircases(), dtype=float_dtypes)
 def test_mu_prime_is_derivative_of_mu_away_from_kinks(name, stair, dtype):
     """mu' is the derivative of mu: one-sided differences at points away from 0 and L*alpha."""
-    bits, alpha = stair
-    top = cg.n_levels(bits) * alpha
+    top = stair.top
     z = np.array([-1.7, 0.31, 0.77, 1.9, 3.4]) * top
     z = z[(np.abs(z) > 1e-3 * top) & (np.abs(z - top) > 1e-3 * top)]
     h = 1e-7 * top
-    fd = (evaluate(name, z + h, bits, alpha) - evaluate(name, z - h, bits, alpha)) / (2 * h)
-    np.testing.assert_allclose(fd, evaluate(name, z, bits, alpha, derivative=True), rtol=1e-5, atol=1e-6,
+    fd = (evaluate(name, z + h, stair) - evaluate(name, z - h, stair)) / (2 * h)
+    np.testing.assert_allclose(fd, evaluate(name, z, stair, derivative=True), rtol=1e-5, atol=1e-6,
                                err_msg=f"mu' vs central difference of mu, {name}")
-    assert evaluate(name, z.astype(dtype), bits, alpha, derivative=True).dtype == np.dtype(dtype)
+    assert evaluate(name, z.astype(dtype), stair, derivative=True).dtype == np.dtype(dtype)
 
 
 @pytest.mark.parametrize("name, violated", [
     ("identity", ("M2",)), ("relu", ()), ("clipped_relu", ()), ("log_tailed_relu", ()),
 ])
-@given(stair=staircases())
+@given(stair=staircases(conventions=("ceil", "round")))
 def test_admissibility_table(name, violated, stair):
-    report = cg.check_admissible(name, *stair)
-    assert report.violated == violated, f"{name} at bits, alpha = {stair}: {report}"
+    report = cg.check_admissible(name, stair)
+    assert report.violated == violated, f"{name} at {stair}: {report}"
     assert report.admissible == (not violated)
-    assert set(report.witnesses) == set(violated)
+    assert [k for k, _ in report.witnesses] == list(violated)
+    assert report.ste == name and report.staircase == stair
+    assert report.passed == {k: k not in violated for k in CONDITIONS}
 
 
 def test_admissibility_witness_for_identity_is_a_negative_point():
-    report = cg.check_admissible("identity", 2, 1.0)
-    z = report.witnesses["M2"]
-    assert z < 0 and evaluate("identity", np.array([z]), 2, 1.0, derivative=True)[0] != 0
+    report = cg.check_admissible("identity", Staircase(2, 1.0))
+    z = report.witness("M2")
+    assert report.witnesses == (("M2", z),)
+    assert z < 0 and evaluate("identity", np.array([z]), Staircase(2, 1.0), derivative=True)[0] != 0
+    with pytest.raises(KeyError):
+        report.witness("M1")                      # M1 holds: no witness
+    assert report == cg.check_admissible("identity") and hash(report) == hash(cg.check_admissible("identity"))
 
 
 @pytest.mark.parametrize("mu_prime, violated", [
-    (lambda z, b, a: -np.ones_like(z), ("M1", "M2", "M3")),                       # decreasing mu
-    (lambda z, b, a: (z > a).astype(float), ("M3", "M4")),                         # dead on (0, alpha], then rises
-    (lambda z, b, a: np.where(z > 0, np.minimum(z, 1.0), 0.0), ("M4",)),          # rising on (0, 1)
-    (lambda z, b, a: np.where(z > 0, 1 / (1 + z), 0.0), ()),                        # decaying: admissible
-    (lambda z, b, a: 0.5 * (1 + np.tanh(z / 2)), ("M2", "M4")),                    # logistic (sigmoid-like) proxy
+    (lambda z, s: -np.ones_like(z), ("M1", "M2", "M3")),                          # decreasing mu
+    (lambda z, s: (z > s.alpha).astype(float), ("M3", "M4")),                      # dead on (0, alpha], then rises
+    (lambda z, s: np.where(z > 0, np.minimum(z, 1.0), 0.0), ("M4",)),             # rising on (0, 1)
+    (lambda z, s: np.where(z > 0, 1 / (1 + np.abs(z)), 0.0), ()),                  # decaying: admissible
+    (lambda z, s: 0.5 * (1 + np.tanh(z / 2)), ("M2", "M4")),                       # logistic (sigmoid-like) proxy
 ])
 def test_admissibility_reports_each_condition(mu_prime, violated):
-    report = cg.check_admissible((lambda z, b, a: z, mu_prime), 2, 1.0)
+    report = cg.check_admissible((lambda z, s: z, mu_prime), Staircase(2, 1.0))
     assert report.violated == violated, report
     assert set(CONDITIONS) == set(report.passed)
 
 
 def test_register_and_use_custom_ste_end_to_end():
     name = "test_tanh_window"
-    ste = cg.register_ste(name, lambda z, b, a: np.tanh(np.maximum(z, 0)),
-                          lambda z, b, a: np.where(z > 0, 1 - np.tanh(z) ** 2, 0.0),
+    ste = cg.register_ste(name, lambda z, s: np.tanh(np.maximum(z, 0)),
+                          lambda z, s: np.where(z > 0, 1 - np.tanh(z) ** 2, 0.0),
                           kinks="mu'(0) = 0")
     try:
         assert name in cg.available_stes()
         assert cg.get_ste(name) is ste
-        assert cg.check_admissible(name, 2, 1.0).admissible
+        assert cg.check_admissible(name, Staircase(2, 1.0)).admissible
         rng = np.random.default_rng(0)
         Z, v, W = rng.standard_normal((4, 3, 5)), rng.standard_normal(3), rng.standard_normal((5, 2))
-        fwd = cg.ts_forward(Z, v, W, 2, 1.0)
+        fwd = cg.ts_forward(Z, v, W, Staircase(2, 1.0))
         _, e = cg.ts_loss(fwd.y, np.zeros((4, 2)))
-        g_v, g_W = cg.ts_coarse_grad(Z, v, fwd, e, name, 2, 1.0)
+        g_v, g_W = cg.ts_coarse_grad(Z, v, fwd, e, name, Staircase(2, 1.0))
         assert g_W.shape == (5, 2) and np.isfinite(g_W).all()
         with pytest.raises(ValueError, match="already registered"):
             cg.register_ste(name, ste.mu, ste.mu_prime)
@@ -155,9 +160,65 @@ def test_get_ste_accepts_name_instance_and_pair():
     relu = cg.get_ste("relu")
     assert cg.get_ste(relu) is relu
     pair = cg.get_ste((relu.mu, relu.mu_prime))
-    assert pair.name == "custom" and pair.mu_prime is relu.mu_prime
+    assert pair.name == "custom:_relu_mu_prime" and pair.mu_prime is relu.mu_prime
+    triple = cg.get_ste(("my_relu", relu.mu, relu.mu_prime))
+    assert triple.name == "my_relu" and triple.mu is relu.mu and triple.mu_prime is relu.mu_prime
+
+
+def test_builtin_and_admissible_name_lists():
+    assert BUILTIN_STES == tuple(BUILTIN) == cg.available_stes()[:4]
+    assert ADMISSIBLE_STES == tuple(n for n in BUILTIN if cg.check_admissible(n).admissible)
 
 
 def test_non_elementwise_mu_prime_is_rejected():
     with pytest.raises(ValueError, match="must be vectorized"):
-        evaluate((np.sum, lambda z, b, a: np.sum(z)), np.ones(3), 2, 1.0, derivative=True)
+        evaluate((lambda z, s: z, lambda z, s: np.sum(z)), np.ones(3), Staircase(2, 1.0), derivative=True)
+
+
+def _decaying(z, s):
+    return np.where(z > 0, 1 / (1 + np.abs(z)), 0.0)
+
+
+@pytest.mark.parametrize("mu, mu_prime, exc, match", [
+    (lambda z, s: z, lambda z, s: np.sum(z), ValueError, "mu_prime returned shape .* must be vectorized"),
+    (lambda z, s: z[:1], _decaying, ValueError, "mu returned shape .* must be vectorized"),
+    (lambda z, s: z, lambda z, s: np.where(z > 0, 1 / np.maximum(z, 0), 0.0), ValueError,
+     r"mu_prime\(.*\) = .*inf.*; it must be finite for every finite z"),
+    (lambda z, s: np.log(np.maximum(z, 0) + 1), lambda z, s: np.where(np.abs(z) < 1e5, 0.5, np.nan), ValueError,
+     r"mu_prime\(.*\) = .*nan.*; it must be finite"),
+    (lambda z, s: z.astype(complex), _decaying, TypeError, "mu returned dtype complex128; it must return real"),
+    (lambda z, s: z.astype(str), _decaying, TypeError, "mu returned dtype <U"),
+    (lambda z, b, a: z, _decaying, TypeError, r"mu\(z, staircase\) raised TypeError"),
+    (lambda z, s: z, lambda z, s: z * s.bits_and_alpha, TypeError, r"mu_prime\(z, staircase\) raised AttributeError"),
+])
+def test_ste_is_probed_when_it_enters(mu, mu_prime, exc, match):
+    """A broken mu or mu_prime is rejected where the STE is made, whichever way it is made."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for make in (lambda: cg.get_ste((mu, mu_prime)), lambda: cg.get_ste(("broken", mu, mu_prime)),
+                     lambda: cg.STE("broken", mu, mu_prime), lambda: cg.register_ste("test_broken", mu, mu_prime)):
+            with pytest.raises(exc, match=match):
+                make()
+    assert "test_broken" not in cg.available_stes()
+
+
+def test_pieces_must_agree_with_mu_prime():
+    relu = cg.get_ste("relu")
+    cg.STE("relu_pieces", relu.mu, relu.mu_prime, pieces=lambda s: ((0.0, np.inf, 1.0),))       # agrees
+    # mu'(0) = 0 for relu, but pieces (-tiny, inf] would say 1 there: (lo, hi] is open on the left
+    with pytest.raises(ValueError, match=r"pieces and mu_prime disagree at z = .*0\.0.*mu_prime gives .*0\.0.*"
+                                         r"pieces give .*1\.0"):
+        cg.STE("relu_pieces", relu.mu, relu.mu_prime, pieces=lambda s: ((np.nextafter(0.0, -1), np.inf, 1.0),))
+    with pytest.raises(ValueError, match="pieces and mu_prime disagree"):
+        cg.register_ste("test_bad_pieces", relu.mu, relu.mu_prime, pieces=lambda s: ((0.0, s.top, 1.0),))
+    with pytest.raises(ValueError, match="lo < hi"):
+        cg.STE("relu_pieces", relu.mu, relu.mu_prime, pieces=lambda s: ((1.0, 0.0, 1.0),))
+    with pytest.raises(TypeError, match="pieces must be a callable"):
+        cg.STE("relu_pieces", relu.mu, relu.mu_prime, pieces=((0.0, np.inf, 1.0),))
+    assert "test_bad_pieces" not in cg.available_stes()
+
+
+def test_evaluate_needs_a_staircase():
+    with pytest.raises(TypeError, match="staircase must be a coarsegrad.Staircase"):
+        evaluate("relu", np.ones(3), 2)
+    with pytest.raises(TypeError, match="staircase must be a coarsegrad.Staircase"):
+        cg.check_admissible("relu", (2, 1.0))

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 import coarsegrad as cg
+from coarsegrad import Staircase
 from coarsegrad import population as P
-from coarsegrad.train import History, learning_rate, mlp_train, population_descent, ts_sgd
+from coarsegrad.train import SGD, History, default_population_lr, mlp_train, population_descent, ts_sgd
 
 
 def _xor(seed=0, N=400, margin=0.0):
@@ -16,46 +17,65 @@ def _xor(seed=0, N=400, margin=0.0):
 
 
 def test_learning_rate_schedules():
-    assert learning_rate(0.1, "constant", 5, 10) == 0.1
-    assert learning_rate(0.1, "cosine", 0, 10) == pytest.approx(0.1)
-    assert learning_rate(0.1, "cosine", 5, 10) == pytest.approx(0.05)
-    assert learning_rate(0.1, "step", 25, 100, decay_every=10, decay_factor=0.5) == pytest.approx(0.025)
+    assert SGD(0.1, 10, 1).learning_rate(5) == 0.1
+    assert SGD(0.1, 10, 1, schedule="cosine").learning_rate(0) == pytest.approx(0.1)
+    assert SGD(0.1, 10, 1, schedule="cosine").learning_rate(5) == pytest.approx(0.05)
+    sgd = SGD(0.1, 100, 1, schedule="step", decay_every=10, decay_factor=0.5)
+    assert sgd.learning_rate(25) == pytest.approx(0.025)
     with pytest.raises(ValueError, match="schedule must be one of constant, cosine, step"):
-        learning_rate(0.1, "linear", 0, 10)
+        SGD(0.1, 10, 1, schedule="linear")
+
+
+def test_sgd_is_a_validated_value():
+    sgd = SGD(lr=0.5, epochs=5, batch_size=32, momentum=0.9)
+    assert sgd == SGD(0.5, 5, 32, 0.9) and hash(sgd) == hash(SGD(0.5, 5, 32, 0.9))
+    assert sgd.as_dict() == dict(lr=0.5, epochs=5, batch_size=32, momentum=0.9, schedule="constant",
+                                 decay_every=10, decay_factor=0.1)
+    assert SGD(**sgd.as_dict()) == sgd
+    with pytest.raises(AttributeError):
+        sgd.lr = 1.0
+    with pytest.raises(TypeError, match="batch_size must be an integer"):
+        SGD(0.1, 1, 4.0)
+    with pytest.raises(ValueError, match="decay_factor must be"):
+        SGD(0.1, 1, 4, decay_factor=2.0)
+    with pytest.raises(ValueError, match="decay_every must be an integer >= 1"):
+        SGD(0.1, 1, 4, decay_every=0)
 
 
 def test_mlp_train_is_reproducible_bit_for_bit_and_records_history():
     x, y = _xor()
-    p0 = cg.mlp_init(2, 16, 2, 0, bits=2, alpha=0.5)
-    runs = [mlp_train(x, y, p0, "clipped_relu", 2, 0.5, lr=0.5, epochs=5, batch_size=32, seed=3, momentum=0.9,
-                      eval_data=(x[:50], y[:50])) for _ in range(2)]
+    stair = Staircase(2, 0.5)
+    sgd = SGD(lr=0.5, epochs=5, batch_size=32, momentum=0.9)
+    p0 = cg.mlp_init(2, 16, 2, 0, staircase=stair)
+    runs = [mlp_train(x, y, p0, "clipped_relu", stair, sgd, seed=3, eval_data=(x[:50], y[:50])) for _ in range(2)]
     for a, b in zip(runs[0][0], runs[1][0]):
         np.testing.assert_array_equal(a, b)
     hist = runs[0][1]
     assert hist.step == list(range(6)) and hist.stopped == "epochs"
     assert set(hist.values) == {"loss", "accuracy", "test_accuracy"}
     assert np.all(np.isfinite(hist["loss"]))
-    for a, b in zip(p0, cg.mlp_init(2, 16, 2, 0, bits=2, alpha=0.5)):
+    for a, b in zip(p0, cg.mlp_init(2, 16, 2, 0, staircase=stair)):
         np.testing.assert_array_equal(a, b)          # the initial weights are not modified
-    other = mlp_train(x, y, p0, "clipped_relu", 2, 0.5, lr=0.5, epochs=5, batch_size=32, seed=4, momentum=0.9)[0]
+    other = mlp_train(x, y, p0, "clipped_relu", stair, sgd, seed=4)[0]
     assert not np.array_equal(other.W, runs[0][0].W)
 
 
 @pytest.mark.parametrize("ste", ["relu", "clipped_relu", "log_tailed_relu"])
 def test_mlp_reaches_perfect_training_accuracy_on_xor(ste):
     x, y = _xor(1, 300, margin=0.1)
-    params, hist = mlp_train(x, y, cg.mlp_init(2, 64, 2, 2, bits=2, alpha=0.5), ste, 2, 0.5, lr=0.3,
-                             epochs=150, batch_size=30, seed=0, momentum=0.9, schedule="cosine")
+    stair = Staircase(2, 0.5)
+    params, hist = mlp_train(x, y, cg.mlp_init(2, 64, 2, 2, staircase=stair), ste, stair,
+                             SGD(lr=0.3, epochs=150, batch_size=30, momentum=0.9, schedule="cosine"), seed=0)
     assert hist["accuracy"][-1] == 1.0, f"{ste}: training accuracy {hist['accuracy'][-1]}"
 
 
 def test_mlp_train_float_relu_network_and_frozen_second_layer():
     x, y = _xor(2, 200)
     p0 = cg.mlp_init(2, 32, 2, 0)
-    params, hist = mlp_train(x, y, p0, "relu", 2, 1.0, lr=0.3, epochs=40, batch_size=20, seed=0, momentum=0.9,
-                             activation=lambda h: np.maximum(h, 0))
+    params, hist = mlp_train(x, y, p0, "relu", Staircase(2, 1.0), SGD(lr=0.3, epochs=40, batch_size=20, momentum=0.9),
+                             seed=0, activation=lambda h: np.maximum(h, 0))
     assert hist["accuracy"][-1] > 0.9
-    frozen, _ = mlp_train(x, y, p0, "clipped_relu", 2, 1.0, lr=0.3, epochs=3, batch_size=20, seed=0,
+    frozen, _ = mlp_train(x, y, p0, "clipped_relu", Staircase(2, 1.0), SGD(lr=0.3, epochs=3, batch_size=20), seed=0,
                           freeze_second_layer=True)
     np.testing.assert_array_equal(frozen.V, p0.V)
     np.testing.assert_array_equal(frozen.c, p0.c)
@@ -63,7 +83,7 @@ def test_mlp_train_float_relu_network_and_frozen_second_layer():
 
 
 def test_population_descent_stops_at_tolerance_and_records_cosine():
-    teacher = P.random_teacher(4, 3, 2, 2, 1.0, 0, v_star=np.array([1.0, 0.5, 0.8]))
+    teacher = P.random_teacher(4, 3, 2, Staircase(2, 1.0), 0, v_star=np.array([1.0, 0.5, 0.8]))
     W0 = teacher.W_star + 0.3
     v, W, hist = population_descent(teacher, W0, "clipped_relu", lr=0.2, steps=5000, tol=1e-6,
                                     record_every=10, record_cosine=True)
@@ -74,19 +94,27 @@ def test_population_descent_stops_at_tolerance_and_records_cosine():
     np.testing.assert_array_equal(W0, teacher.W_star + 0.3)     # input not modified
 
 
+def test_default_population_lr():
+    teacher = P.random_teacher(4, 3, 2, Staircase(2, 1.0), 0, v_star=np.array([1.0, 0.5, -0.8]))
+    assert default_population_lr(teacher) == pytest.approx(1 / (1 + 0.25 + 0.64 + 0.7**2), rel=1e-15)
+    scaled = P.Teacher(2 * teacher.v_star, teacher.W_star, teacher.staircase)
+    assert default_population_lr(scaled) == pytest.approx(default_population_lr(teacher) / 4, rel=1e-15)
+
+
 def test_population_descent_reports_divergence():
-    teacher = P.random_teacher(4, 3, 2, 2, 1.0, 0)
+    teacher = P.random_teacher(4, 3, 2, Staircase(2, 1.0), 0)
     with pytest.raises(FloatingPointError, match="lower lr"):
         population_descent(teacher, teacher.W_star + 1, "identity", lr=1e308, steps=5)
 
 
 def test_ts_sgd_is_reproducible():
-    teacher = P.random_teacher(4, 3, 2, 2, 1.0, 1)
+    stair = Staircase(2, 1.0)
+    teacher = P.random_teacher(4, 3, 2, stair, 1)
     rng = np.random.default_rng(0)
     Z = rng.standard_normal((300, 3, 4))
-    y = cg.ts_forward(Z, teacher.v_star, teacher.W_star, 2, 1.0).y
-    runs = [ts_sgd(Z, y, teacher.W_star + 0.5, teacher.v_star + 0.1, "relu", 2, 1.0, lr=0.01, epochs=3,
-                   batch_size=25, seed=9, train_v=True, momentum=0.5) for _ in range(2)]
+    y = cg.ts_forward(Z, teacher.v_star, teacher.W_star, stair).y
+    runs = [ts_sgd(Z, y, teacher.W_star + 0.5, teacher.v_star + 0.1, "relu", stair,
+                   SGD(lr=0.01, epochs=3, batch_size=25, momentum=0.5), seed=9, train_v=True) for _ in range(2)]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     assert len(runs[0][2].step) == 4
@@ -106,26 +134,45 @@ def test_history_as_dict():
     (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1"),
     (dict(momentum=1.0), ValueError, r"momentum must be a finite number in \[0.0, 1.0\)"),
     (dict(schedule="linear"), ValueError, "schedule must be one of"),
-    (dict(loss="hinge"), ValueError, "loss must be"),
+    (dict(loss="logistic"), ValueError, "loss must be"),
     (dict(seed="abc"), TypeError, "seed must be an int"),
 ])
 def test_mlp_train_bad_options(kwargs, exc, match):
     x, y = _xor(N=20)
-    options = dict(lr=0.1, epochs=1, batch_size=4, seed=0)
-    options.update(kwargs)
+    sgd_options, options = dict(lr=0.1, epochs=1, batch_size=4), dict(seed=0)
+    for key, value in kwargs.items():
+        (sgd_options if key in SGD.__dataclass_fields__ else options)[key] = value
     with pytest.raises(exc, match=match):
-        mlp_train(x, y, cg.mlp_init(2, 4, 2, 0), "relu", 2, 1.0, **options)
+        mlp_train(x, y, cg.mlp_init(2, 4, 2, 0), "relu", Staircase(2, 1.0), SGD(**sgd_options), **options)
+
+
+def test_drivers_need_sgd_and_staircase_objects():
+    x, y = _xor(N=20)
+    p0 = cg.mlp_init(2, 4, 2, 0)
+    sgd = SGD(lr=0.1, epochs=1, batch_size=4)
+    with pytest.raises(TypeError, match="sgd must be a coarsegrad.train.SGD"):
+        mlp_train(x, y, p0, "relu", Staircase(2, 1.0), dict(lr=0.1, epochs=1, batch_size=4), seed=0)
+    with pytest.raises(TypeError, match="staircase must be a coarsegrad.Staircase"):
+        mlp_train(x, y, p0, "relu", 2, sgd, seed=0)
+    teacher = P.random_teacher(4, 3, 2, Staircase(2, 1.0), 1)
+    Z = np.random.default_rng(0).standard_normal((10, 3, 4))
+    y_star = cg.ts_forward(Z, teacher.v_star, teacher.W_star, teacher.staircase).y
+    with pytest.raises(TypeError, match="sgd must be a coarsegrad.train.SGD"):
+        ts_sgd(Z, y_star, teacher.W_star, teacher.v_star, "relu", teacher.staircase, 0.1, seed=0)
+    with pytest.raises(TypeError, match="staircase must be a coarsegrad.Staircase"):
+        ts_sgd(Z, y_star, teacher.W_star, teacher.v_star, "relu", (2, 1.0), sgd, seed=0)
 
 
 def test_mlp_train_bad_data():
     x, y = _xor(N=20)
     p0 = cg.mlp_init(2, 4, 2, 0)
+    stair, sgd = Staircase(2, 1.0), SGD(lr=0.1, epochs=1, batch_size=4)
     with pytest.raises(ValueError, match="labels must lie in"):
-        mlp_train(x, y + 1, p0, "relu", 2, 1.0, lr=0.1, epochs=1, batch_size=4, seed=0)
+        mlp_train(x, y + 1, p0, "relu", stair, sgd, seed=0)
     with pytest.raises(ValueError, match="eval_data\\[1\\] has 3 labels"):
-        mlp_train(x, y, p0, "relu", 2, 1.0, lr=0.1, epochs=1, batch_size=4, seed=0, eval_data=(x[:4], y[:3]))
+        mlp_train(x, y, p0, "relu", stair, sgd, seed=0, eval_data=(x[:4], y[:3]))
     with pytest.raises(FloatingPointError, match="diverged"):
-        mlp_train(x * 1e300, y, p0, "identity", 2, 1.0, lr=1e300, epochs=2, batch_size=4, seed=0)
+        mlp_train(x * 1e300, y, p0, "identity", stair, SGD(lr=1e300, epochs=2, batch_size=4), seed=0)
 
 
 # ---------------------------------------------------------------------------- sweeps on executors
@@ -178,10 +225,11 @@ def test_float32_training_reaches_the_float64_accuracy():
     for seed in range(3):
         acc = {}
         for dtype in (np.float32, np.float64):
-            p0 = cg.mlp_init(784, 64, 10, seed, bits=2, alpha=2 / 3, dtype=dtype)
-            params, hist = mlp_train(data.to_float(x, dtype), y, p0, "clipped_relu", 2, 2 / 3, lr=0.05, epochs=4,
-                                     batch_size=64, seed=seed, momentum=0.9, schedule="cosine",
-                                     eval_data=(data.to_float(xt, dtype), yt))
+            stair = Staircase(2, 2 / 3)
+            p0 = cg.mlp_init(784, 64, 10, seed, staircase=stair, dtype=dtype)
+            params, hist = mlp_train(data.to_float(x, dtype), y, p0, "clipped_relu", stair,
+                                     SGD(lr=0.05, epochs=4, batch_size=64, momentum=0.9, schedule="cosine"),
+                                     seed=seed, eval_data=(data.to_float(xt, dtype), yt))
             assert params.W.dtype == dtype
             acc[dtype] = hist["test_accuracy"][-1]
         assert acc[np.float32] > 0.88
@@ -191,13 +239,14 @@ def test_float32_training_reaches_the_float64_accuracy():
 def test_coarse_grad_into_preallocated_buffers():
     x, y = _xor(N=40)
     p = cg.mlp_init(2, 6, 2, 0)
-    fwd = cg.mlp_forward(x, p, 2, 1.0)
+    stair = Staircase(2, 1.0)
+    fwd = cg.mlp_forward(x, p, stair)
     _, delta = cg.mlp_loss(fwd.f, y)
-    fresh = cg.mlp_coarse_grad(x, p, fwd, delta, "relu", 2, 1.0)
+    fresh = cg.mlp_coarse_grad(x, p, fwd, delta, "relu", stair)
     out = cg.MLPParams(*(np.full_like(a, np.nan) for a in p))
-    got = cg.mlp_coarse_grad(x, p, fwd, delta, "relu", 2, 1.0, out=out)
+    got = cg.mlp_coarse_grad(x, p, fwd, delta, "relu", stair, out=out)
     assert got is out
     for a, b in zip(fresh, out):
         np.testing.assert_array_equal(a, b)
-    frozen = cg.mlp_coarse_grad(x, p, fwd, delta, "relu", 2, 1.0, out=out, freeze_second_layer=True)
+    frozen = cg.mlp_coarse_grad(x, p, fwd, delta, "relu", stair, out=out, freeze_second_layer=True)
     assert np.all(frozen.V == 0) and np.all(frozen.c == 0)

@@ -21,12 +21,14 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
+import zipfile
 import zlib
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from .._checks import check_real
 from .._io import atomic_path, check_writable_dir
 
 __all__ = ["load_mnist_subset", "subset_info", "load_idx", "load_mnist", "fetch_mnist", "to_float",
@@ -101,8 +103,10 @@ def _load_subset() -> dict:
     try:
         with np.load(path, allow_pickle=False) as npz:
             data = {k: npz[k] for k in ("images", "labels", "train_index", "test_index", "provenance")}
-    except (OSError, ValueError, KeyError, zlib.error) as exc:
-        raise MnistError(f"the shipped MNIST subset {path} is unreadable ({exc}); reinstall coarsegrad") from None
+    except (OSError, ValueError, KeyError, EOFError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        # a truncated or overwritten npz fails in any of these ways, depending on where the damage is
+        raise MnistError(f"the shipped MNIST subset {path} is unreadable ({type(exc).__name__}: {exc}); "
+                         f"reinstall coarsegrad") from None
     digest = hashlib.sha256(data["images"].tobytes() + data["labels"].tobytes()).hexdigest()
     if digest != SUBSET_SHA256:
         raise MnistError(f"the shipped MNIST subset {path} fails its checksum ({digest} != {SUBSET_SHA256}); "
@@ -192,6 +196,9 @@ def load_mnist(directory, split: str = "train"):
         raise MnistError(f"{lab_path}: expected a 1-D uint8 label array, got {labels.dtype} {labels.shape}")
     if labels.shape[0] != images.shape[0]:
         raise MnistError(f"{img_path} has {images.shape[0]} images but {lab_path} has {labels.shape[0]} labels")
+    if images.shape[0] == 0:
+        raise MnistError(f"{img_path} holds 0 images; the file is empty or cut short: fetch it again with "
+                         f"'coarsegrad data fetch mnist --dir {directory}'")
     if labels.size and labels.max() > 9:
         raise MnistError(f"{lab_path}: labels must be digits 0-9, found {int(labels.max())}")
     return images.reshape(images.shape[0], 784), labels
@@ -213,7 +220,7 @@ def fetch_mnist(directory, *, mirrors=MNIST_MIRRORS, timeout: float = 15.0, file
     mirrors : sequence of str
         Base URLs tried in order (``file://`` URLs work too).
     timeout : float
-        Seconds per connection attempt.
+        Seconds per connection attempt, in ``(0, 3600]``.
     files : dict, optional
         ``{stem: md5}``; default :data:`MNIST_FILES`.
 
@@ -229,6 +236,7 @@ def fetch_mnist(directory, *, mirrors=MNIST_MIRRORS, timeout: float = 15.0, file
     MnistError
         A download did not match its checksum on every mirror.
     """
+    timeout = check_real(timeout, "timeout", low=0.0, high=3600.0, low_open=True)  # 1e308 overflows the socket
     directory = check_writable_dir(directory, "directory")
     files = MNIST_FILES if files is None else files
     written = []
@@ -263,13 +271,24 @@ def fetch_mnist(directory, *, mirrors=MNIST_MIRRORS, timeout: float = 15.0, file
 
 
 def default_mnist_dir():
-    """``$COARSEGRAD_MNIST_DIR`` if it is set and holds the IDX files, else ``None``."""
+    """``$COARSEGRAD_MNIST_DIR`` if it is set, else ``None``.
+
+    Raises
+    ------
+    MnistError
+        The variable is set but the directory does not hold the four IDX files: a typo there would
+        otherwise silently drop full MNIST from the figures.
+    """
     value = os.environ.get("COARSEGRAD_MNIST_DIR")
-    if not value:
+    if value is None or not value.strip():
         return None
+    directory = Path(value)
+    if not directory.is_dir():
+        raise MnistError(f"COARSEGRAD_MNIST_DIR={value!r} is not a directory; fix it, unset it, or run "
+                         f"'coarsegrad data fetch mnist --dir {value}'")
     try:
         for stem in MNIST_FILES:
-            _find(Path(value), stem)
-    except MnistError:
-        return None
-    return Path(value)
+            _find(directory, stem)
+    except MnistError as exc:
+        raise MnistError(f"COARSEGRAD_MNIST_DIR={value!r}: {exc}") from None
+    return directory
