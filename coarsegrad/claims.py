@@ -717,8 +717,6 @@ def claim_9(cfg, rng, *, mlp_train=mlp_train) -> ClaimResult:
 # =========================================================================================
 # Their sizes per preset are added to PRESETS here, beside the claims that use them.
 
-
-
 PRESETS["quick"].update(
     sub_sets=((2, 2, 50, "sphere"), (3, (2, 3, 8), 60, "sphere"), (3, 3, 40, "gaussian"), (4, 2, 30, "sphere")),
     sub_minimizer_bits=(1, 2, 4),

@@ -1070,4 +1070,3 @@ def _alpha_results(data: dict) -> list:
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
-

@@ -40,6 +40,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from ._checks import as_float_array, check_dim, check_labels, check_positive_int, check_real, make_rng
+from .alpha import get_alpha_rule
 from .quant import Staircase
 from .ste import check_staircase, get_ste
 
@@ -512,7 +513,6 @@ def ts_alpha_grad(fwd: TSPass, v, e, rule, staircase: Staircase, *, validate: bo
     -------
     float
     """
-    from .alpha import get_alpha_rule
     rule = get_alpha_rule(rule)
     if validate:
         v = as_float_array(v, "v", ndim=1, shape_doc="(p,)")
@@ -550,7 +550,6 @@ def mlp_alpha_grad(fwd: MLPPass, params: MLPParams, delta, rule, staircase: Stai
     -------
     float
     """
-    from .alpha import get_alpha_rule
     rule = get_alpha_rule(rule)
     if validate:
         delta = as_float_array(delta, "delta", ndim=2, shape_doc="(N, K)")

@@ -20,18 +20,18 @@ callback (the CLI passes one that writes to stderr).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from dataclasses import asdict
-
 from ._checks import as_float_array, check_labels, check_positive_int, check_real, make_rng
+from .alpha import get_alpha_rule
 from .estimators import cosine
 from .nets import (LOSSES, MLPParams, _check_mlp, mlp_alpha_grad, mlp_coarse_grad, mlp_forward, mlp_loss,
                    ts_coarse_grad, ts_forward, ts_loss)
 from .population import Teacher, expected_coarse_grad, population_grad, population_loss
+from .population.alpha import ALPHA_FLOOR
 from .population.geometry import _column_norms
 from .population.teacher import _check_student
 from .quant import Staircase
@@ -373,8 +373,6 @@ def mlp_train(x, labels, params0: MLPParams, ste, staircase: Staircase, sgd: SGD
     params = [np.array(a, copy=True) for a in params]
     rule = None
     if learn_alpha is not None:
-        from .alpha import get_alpha_rule
-        from .population.alpha import ALPHA_FLOOR
         rule = get_alpha_rule(learn_alpha)
         if activation is not None:
             raise ValueError("learn_alpha needs the staircase in the forward pass; drop activation= (a custom "
@@ -385,7 +383,7 @@ def mlp_train(x, labels, params0: MLPParams, ste, staircase: Staircase, sgd: SGD
     def current_staircase():
         if rule is None:
             return staircase
-        params[4][0] = max(params[4][0], ALPHA_FLOOR)            # projected step: alpha stays positive
+        np.maximum(params[4], ALPHA_FLOOR, out=params[4])        # projected step: alpha stays positive
         return staircase.with_alpha(float(params[4][0]))
     if eval_data is not None:
         x_test, y_test = _eval_pair(eval_data, "(x_test, labels_test)")
