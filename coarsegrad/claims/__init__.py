@@ -1,0 +1,83 @@
+r"""The claims of SPEC §5, each a function that runs its check and returns its evidence.
+
+Each ``claim_N(preset, seed)`` returns a :class:`ClaimResult`: the setting, one or more
+:class:`Check` rows (the measured figure, the relation and threshold it must meet, and
+whether it did) and a ``details`` dict with the numbers behind them. ``coarsegrad verify``
+prints them as a table and the tests assert on them, so the CLI and the test suite read
+the same evidence.
+
+1. the staircase: levels, thresholds, monotonicity;
+2. the sample loss has zero gradient almost everywhere in the first layer;
+3. exact ``m, q, c, f`` agree with Monte Carlo;
+4. exact ``grad f`` agrees with finite differences of exact ``f``;
+5. exact ``E g`` agrees with the Monte Carlo mean of sample coarse gradients;
+6. descent: ``<E g, grad f> > 0`` for admissible STEs (``v = v*``), in the regime where
+   it holds -- with the counterexamples outside it reported (docs/findings.md);
+7. convergence of coarse gradient descent to the global minimum (population and samples);
+8. the ICLR 2019 contrast: the identity STE is unstable at a spurious local minimum where
+   the ReLU STE is stable;
+9. admissible STEs train the quantized perceptron: perfect training classification of
+   synthetic non-linear classes, MNIST-subset accuracy within a stated margin of float;
+10. orthogonal-subspace data (SPEC §8) are not linearly separable (LP certificate), yet a
+    constructed network classifies them perfectly with hinge loss 0;
+11. full-batch coarse gradient descent reaches hinge loss 0 (a global minimum, perfect
+    classification) from random initialization, in the regime :data:`SUBSPACE_REGIME`;
+12. slow to fast: the step ``t*`` at which every class is covered, and the rates around it;
+13. learnable ``alpha``: the bias of each alpha-gradient rule, and joint coarse gradient
+    descent in ``(W, alpha)``.
+
+Every claim takes the library functions it checks (its oracles) as keyword arguments with the
+library's as defaults, so a test can pass a deliberately wrong one and see the claim fail.
+Evidence is folded with NumPy (``np.max``, ``np.min``), so NaN propagates, and a non-finite
+value fails its :class:`Check`.
+
+Presets: ``quick`` (every claim but 9; claim 9 is skipped, with the reason shown) and ``full``;
+their sizes are one table, :data:`PRESETS`.
+
+The claims live by model: :mod:`.staircase` (1-2), :mod:`.teacher_student` (3-8),
+:mod:`.perceptron` (9), :mod:`.subspaces` (10-12), :mod:`.alpha` (13); :mod:`._core` holds what
+they share.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import make_rng
+from ._core import ADMISSIBLE, ALL_STES, PRESETS, RELATIONS, Check, ClaimResult, _preset, claim
+from .staircase import claim_1, claim_2
+from .teacher_student import (ANTIPODAL_WEDGE_COUNTEREXAMPLE, FD_RTOL, GD_TOL, MC_Z, RELU_OVERSHOOT_COUNTEREXAMPLE,
+                              SGD_AGREEMENT, THETA_MAX, claim_3, claim_4, claim_5,
+                              claim_6, claim_7, claim_8, counterexample_cosines, descent_regime, spurious_minimizer)
+from .teacher_student import _class_cosines, _direction_error  # noqa: F401  (used by tests/test_claims.py)
+from .perceptron import MNIST_MARGIN, claim_9
+from .subspaces import SUBSPACE_REGIME, claim_10, claim_11, claim_12, subspace_regime
+from .alpha import (ALPHA_RULE_STALL_COUNTEREXAMPLE, JOINT_ALPHA_TOL, JOINT_F_TOL, alpha_rule_stall, claim_13)
+
+__all__ = ["Check", "ClaimResult", "PRESETS", "CLAIMS", "run_claims", "descent_regime",
+           "claim_1", "claim_2", "claim_3", "claim_4", "claim_5", "claim_6", "claim_7", "claim_8", "claim_9",
+           "ADMISSIBLE", "RELU_OVERSHOOT_COUNTEREXAMPLE", "ANTIPODAL_WEDGE_COUNTEREXAMPLE",
+           "claim_10", "claim_11", "claim_12", "SUBSPACE_REGIME", "subspace_regime", "claim_13",
+           "RELATIONS", "ALL_STES", "claim", "MC_Z", "FD_RTOL", "GD_TOL", "SGD_AGREEMENT", "THETA_MAX",
+           "counterexample_cosines", "spurious_minimizer", "MNIST_MARGIN", "ALPHA_RULE_STALL_COUNTEREXAMPLE",
+           "JOINT_F_TOL", "JOINT_ALPHA_TOL", "alpha_rule_stall"]
+
+
+#: Every claim by number: ``coarsegrad verify`` runs them in this order.
+CLAIMS = {1: claim_1, 2: claim_2, 3: claim_3, 4: claim_4, 5: claim_5, 6: claim_6, 7: claim_7, 8: claim_8,
+          9: claim_9, 10: claim_10, 11: claim_11, 12: claim_12, 13: claim_13}
+
+
+def run_claims(preset: str = "quick", seed: int = 0, only=None) -> list:
+    """Run claims (all, or the numbers in ``only``) and return their :class:`ClaimResult` list.
+
+    Each claim gets its own generator, spawned from ``seed``, so one claim's result does not
+    depend on which others ran.
+    """
+    _preset(preset)
+    make_rng(seed)          # our message for a bad seed (numpy's would not name the argument)
+    numbers = sorted(CLAIMS) if only is None else sorted(set(only))
+    unknown = [k for k in numbers if k not in CLAIMS]
+    if unknown:
+        raise ValueError(f"unknown claim number(s) {unknown}; claims are {sorted(CLAIMS)}")
+    seeds = np.random.SeedSequence(seed).spawn(max(CLAIMS))
+    return [CLAIMS[k](preset, seeds[k - 1]) for k in numbers]
