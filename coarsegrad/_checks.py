@@ -150,6 +150,43 @@ def check_labels(labels, name: str, *, n_classes: int, n_samples: int) -> np.nda
     return arr.astype(np.intp, copy=False)
 
 
+#: Largest magnitude a float64 training iterate may reach before a driver calls the run diverged
+#: (float32: ``1.8e15``; in general ``1e-4 sqrt(max float)``). Beyond it the square of one entry (in a
+#: norm, a dot product, a loss) is within a factor 1e8 of overflowing, so the run's numbers stop
+#: meaning anything long before they turn into inf.
+DIVERGENCE_BOUND = 1e150
+
+
+def _divergence_bound(dtype) -> float:
+    dtype = np.dtype(dtype)
+    if dtype == np.float64 or dtype.kind != "f":
+        return DIVERGENCE_BOUND
+    return 1e-4 * float(np.sqrt(np.finfo(dtype).max))
+
+
+def check_iterates(arrays, *, driver: str, step: int, option: str, value, unit: str = "step") -> None:
+    """Raise one ``FloatingPointError`` naming the step-size option when an iterate is non-finite or
+    exploding (some entry beyond :data:`DIVERGENCE_BOUND` in magnitude, or its float32 analogue).
+
+    Shared by every training driver so that divergence reads the same everywhere:
+    ``"<driver> diverged at step <t> (the weights overflowed ...); lower <option> (now <value>)"``
+    (``in epoch <t>`` with ``unit="epoch"``).
+    """
+    for a in arrays:
+        a = np.asarray(a)
+        if not a.size:
+            continue
+        bound = _divergence_bound(a.dtype)
+        with np.errstate(invalid="ignore"):
+            big = float(np.max(np.abs(a)))
+        if not big <= bound:                                # NaN compares False: caught here too
+            what = ("to inf or NaN" if not np.isfinite(big)
+                    else f"the safe range: |w| = {big:.3g} > {bound:.2g}, where squares overflow")
+            where = f"in epoch {step}" if unit == "epoch" else f"at {unit} {step}"
+            raise FloatingPointError(f"{driver} diverged {where} (the weights overflowed {what}); "
+                                     f"lower {option} (now {value})")
+
+
 def make_rng(seed, name: str = "seed") -> np.random.Generator:
     """Return a ``numpy.random.Generator`` from an int seed, a SeedSequence or a Generator."""
     if isinstance(seed, np.random.Generator):

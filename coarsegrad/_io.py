@@ -1,8 +1,20 @@
-"""Atomic file writing: a file is either fully written or not there at all.
+"""Output files: a regular file is either fully written or not there at all; anything else is
+written as it is.
 
-Each writer writes to a temporary file in the destination's directory and renames it
-over the destination (``os.replace`` is atomic on POSIX and Windows), so an interrupted
-run never leaves a half-written file and never destroys the previous version.
+Each writer writes a regular file (or a new one) to a temporary file in the destination's
+directory and renames it over the destination (``os.replace`` is atomic on POSIX and Windows), so
+an interrupted run never leaves a half-written file and never destroys the previous version.
+What is not a regular file is never replaced (:class:`Output`):
+
+- ``-`` is standard output;
+- a path that is this process's standard output or error (``/dev/stdout``, also when the shell
+  redirected it to a file: ``--json /dev/stdout > out.txt`` keeps what was printed before);
+- a character device (``/dev/null``, a terminal) or a named pipe is opened and written directly
+  (replacing ``/dev/null`` by a regular file would break every other program on the machine);
+- a block device is refused (JSON written onto a disk is never what was meant).
+
+Errors name the option the path came from (``--json '/x': cannot write: No space left on
+device``), never a hidden temporary file or a bare ``[Errno 28]``.
 
 - New files get the permissions any program's would: ``0666`` minus the umask (a bare
   ``mkstemp`` would leave them ``0600``, unreadable to the rest of a shared course server).
@@ -14,11 +26,14 @@ run never leaves a half-written file and never destroys the previous version.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
 import socket
+import stat
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -93,6 +108,47 @@ def clean_stale_parts(directory) -> list:
     return removed
 
 
+#: What to do about an operating-system error, by errno (the rest: the system's own words).
+_ERRNO_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space or choose another place",
+    errno.EDQUOT: "the disk quota is exhausted: free some space or choose another place",
+    errno.EACCES: "permission denied: choose a place you can write to",
+    errno.EPERM: "not permitted: choose a place you can write to",
+    errno.EROFS: "the file system is read-only: choose another place",
+    errno.EISDIR: "it is a directory: give a file name",
+    errno.ENOTDIR: "a part of the path is a file, not a directory: choose another path",
+    errno.ENOENT: "files cannot be created there: choose another path",
+}
+
+
+def _describe(exc: OSError) -> str:
+    return _ERRNO_HINTS.get(exc.errno, exc.strerror or str(exc))
+
+
+def _named(exc: OSError, name: str, path) -> OSError:
+    """``exc`` again (same type and errno, so callers can still test them), its message naming the
+    option and the path instead of a temporary file or nothing at all."""
+    return _oserror(type(exc), exc.errno, f"{name} {str(path)!r}: cannot write: {_describe(exc)}")
+
+
+def _oserror(kind, number, message: str) -> OSError:
+    """``kind(message)`` with ``errno`` set: its text is the message alone, without "[Errno N]"."""
+    exc = kind(message)
+    exc.errno = number
+    return exc
+
+
+def _probe_directory(path: Path, name: str) -> None:
+    """Create and remove a temporary file in ``path``: the only reliable test that files can be
+    made there (``os.access`` says yes to root everywhere, even in ``/proc``)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".probe.{_host_tag()}-{os.getpid()}.", suffix=".part", dir=path)
+    except OSError as exc:
+        raise _named(exc, name, path) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def check_writable_dir(path, name: str = "out") -> Path:
     """Create ``path`` if needed, check that files can be written there, and clean stale temporaries."""
     if str(path).strip() == "":
@@ -103,12 +159,94 @@ def check_writable_dir(path, name: str = "out") -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise PermissionError(f"cannot create {name} directory {str(path)!r}: {exc.strerror}; "
-                              f"choose a directory you can write to") from None
+        raise _oserror(type(exc), exc.errno, f"cannot create {name} directory {str(path)!r}: {_describe(exc)}") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise PermissionError(f"{name} directory {str(path)!r} is not writable; choose a directory you can write to")
+    _probe_directory(path, name)
     clean_stale_parts(path)
     return path
+
+
+#: The file name that means standard output.
+STDOUT = "-"
+
+
+def _same_file_as_fd(path, fd: int) -> bool:
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(fd))
+    except (OSError, ValueError):
+        return False
+
+
+class Output:
+    """Where an output option writes, checked before any work (:func:`output`).
+
+    ``kind`` is ``"stdout"`` (``-``), ``"fd"`` (the path is this process's standard output or
+    error: written to that descriptor at its current position, after what was printed),
+    ``"direct"`` (an existing character device or named pipe: opened and written, never replaced)
+    or ``"atomic"`` (a regular file or a new one: written to a temporary file renamed into place).
+    """
+
+    def __init__(self, path, name: str, kind: str, fd: int | None = None):
+        self.path, self.name, self.kind, self.fd = path, name, kind, fd
+
+    def __repr__(self) -> str:
+        return f"Output({str(self.path)!r}, {self.name!r}, kind={self.kind!r})"
+
+    def write_text(self, text: str) -> None:
+        """Write ``text`` where this output goes; errors name the option."""
+        if self.kind == "stdout":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
+        try:
+            if self.kind == "fd":
+                for stream in {id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+                               if s is not None}.values():
+                    stream.flush()             # what was printed first comes first
+                data = text.encode()
+                while data:
+                    data = data[os.write(self.fd, data):]
+            elif self.kind == "direct":
+                with open(self.path, "w") as handle:
+                    handle.write(text)
+            else:
+                write_text(self.path, text, name=self.name)
+        except OSError as exc:
+            if self.kind == "atomic":
+                raise
+            raise _named(exc, self.name, self.path) from None
+
+    def write_json(self, obj) -> None:
+        """Write ``obj`` as indented JSON (see :func:`write_json`)."""
+        self.write_text(_dumps(obj))
+
+
+def output(path, name: str = "--out") -> Output:
+    """Check, before any work, that ``path`` (the value of option ``name``) can be written, and
+    say how (:class:`Output`). ``-`` is standard output."""
+    if path is None or str(path).strip() == "":
+        raise ValueError(f"{name} is empty; give a file name such as {name} results.json (or {name} - for "
+                         f"standard output)")
+    if str(path) == STDOUT:
+        return Output(STDOUT, name, "stdout")
+    for fd in (1, 2):
+        if _same_file_as_fd(path, fd):
+            return Output(Path(path), name, "fd", fd)
+    try:
+        mode = os.stat(path).st_mode        # follows symbolic links
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise _named(exc, name, path) from None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            if not os.access(path, os.W_OK):
+                raise _oserror(PermissionError, errno.EACCES, f"{name} {str(path)!r} is not writable; choose another file")
+            return Output(Path(path), name, "direct")
+        what = "a block device (a disk)" if stat.S_ISBLK(mode) else "a socket or other special file"
+        raise ValueError(f"{name} {str(path)!r} is {what}; give a regular file name (or - for standard output)")
+    return Output(check_output_file(path, name), name, "atomic")
 
 
 def check_output_file(path, name: str = "--out") -> Path:
@@ -125,55 +263,125 @@ def check_output_file(path, name: str = "--out") -> Path:
     if target.is_dir():
         raise IsADirectoryError(f"{name} {str(path)!r} is a directory; give a file name, e.g. "
                                 f"{str(Path(path) / 'out.json')!r}")
-    check_writable_dir(target.parent, f"the directory of {name}")
+    parent = target.parent
+    if parent.exists() and not parent.is_dir():
+        raise _oserror(NotADirectoryError, errno.ENOTDIR, f"{name} {str(path)!r}: {str(parent)!r} is not a "
+                                                          f"directory; choose another path")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".probe.{_host_tag()}-{os.getpid()}.", suffix=".part", dir=parent)
+    except OSError as exc:
+        raise _named(exc, name, path) from None
+    os.close(fd)
+    os.unlink(tmp)
+    clean_stale_parts(parent)
     if target.exists() and not os.access(target, os.W_OK) and not os.access(target.parent, os.W_OK):
         raise PermissionError(f"{name} {str(path)!r} is not writable; choose another file")
     return target
 
 
 @contextmanager
-def atomic_path(path):
+def atomic_path(path, *, name: str | None = None):
     """Yield a temporary path next to ``path``; on success rename it over ``path``.
 
     A symbolic link at ``path`` is written through (its target is replaced, the link stays). The
-    file gets mode ``0666 & ~umask``, as if it had been created with ``open``.
+    file gets mode ``0666 & ~umask``, as if it had been created with ``open``. An error while
+    writing or renaming names ``path`` (and the option ``name`` it came from), not the temporary.
     """
+    shown = path
     path = Path(path)
     if path.is_symlink():
         path = Path(os.path.realpath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host_tag()}-{os.getpid()}.", suffix=".part", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host_tag()}-{os.getpid()}.", suffix=".part",
+                                   dir=path.parent)
+    except OSError as exc:
+        raise _named(exc, name or "cannot write", shown) if name else _oserror(
+            type(exc), exc.errno, f"cannot write {str(shown)!r}: {_describe(exc)}") from None
     try:
         os.fchmod(fd, 0o666 & ~_umask())
     except (AttributeError, OSError):    # no fchmod (Windows): mkstemp's mode is the platform's default
         pass
     os.close(fd)
     try:
-        yield Path(tmp)
         try:
+            yield Path(tmp)
             os.replace(tmp, path)
         except OSError as exc:         # name the destination, not our hidden temporary file
-            raise type(exc)(exc.errno, f"cannot write {str(path)!r}: {exc.strerror}") from None
+            if name:
+                raise _named(exc, name, shown) from None
+            raise _oserror(type(exc), exc.errno, f"cannot write {str(path)!r}: {_describe(exc)}") from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
 
 
-def write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
+def write_text(path, text: str, *, name: str | None = None) -> None:
+    """Write ``text`` to ``path`` atomically (``name``: the option it came from, for errors)."""
+    with atomic_path(path, name=name) as tmp:
         tmp.write_text(text)
 
 
-def write_json(path, obj) -> None:
+def _dumps(obj) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False, default=_default) + "\n"
+
+
+def write_json(path, obj, *, name: str | None = None) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_default) + "\n")
+    write_text(path, _dumps(obj), name=name)
 
 
-def write_bytes(path, data: bytes) -> None:
+def write_bytes(path, data: bytes, *, name: str | None = None) -> None:
     """Write ``data`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, name=name) as tmp:
         tmp.write_bytes(data)
+
+
+@contextmanager
+def locked(directory):
+    """Hold an exclusive lock on ``directory`` (``flock`` on the directory itself: no lock file is
+    left behind) for a read-modify-write of a file in it by concurrent processes. Where the
+    system has no ``flock`` (Windows), or refuses it on a directory (some NFS set-ups), there is
+    no lock: :func:`update_json` still re-reads the file just before writing it."""
+    try:
+        import fcntl
+    except ImportError:                 # pragma: no cover - Windows
+        yield
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as exc:
+        raise _oserror(type(exc), exc.errno, f"cannot lock the directory {str(directory)!r}: "
+                                             f"{exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:                 # a file system without flock on directories (some NFS set-ups):
+            pass                        # the entry is still merged into the manifest re-read just now
+        yield
+    finally:
+        os.close(fd)                    # releases the lock
+
+
+def update_json(path, change, *, name: str | None = None) -> dict:
+    """Read the JSON object at ``path`` (``{}`` if missing or not an object), apply
+    ``change(obj)`` in place, and write it back atomically, all under :func:`locked` on its
+    directory: concurrent processes each adding their own entry lose none. Returns the object."""
+    path = Path(path)
+    with locked(path.parent):
+        try:
+            obj = json.loads(path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            obj = {}                        # replaced: it held nothing readable
+        except OSError as exc:
+            raise _oserror(type(exc), exc.errno, f"{name or 'cannot read'} {str(path)!r}: cannot read: "
+                                                 f"{_describe(exc)}") from None
+        if not isinstance(obj, dict):
+            obj = {}
+        change(obj)
+        write_json(path, obj, name=name)
+    return obj
 
 
 def _default(x):

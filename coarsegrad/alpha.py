@@ -44,7 +44,7 @@ from typing import Callable
 import numpy as np
 
 from ._checks import as_float_array
-from .quant import Staircase
+from .quant import CONVENTIONS, MAX_BITS, Staircase
 
 __all__ = ["AlphaRule", "ALPHA_RULES", "AUTHORS_INITIAL_ALPHA", "get_alpha_rule", "register_alpha_rule", "unregister_alpha_rule",
            "available_alpha_rules", "AE", "PACT", "MIN", "MEAN"]
@@ -91,17 +91,30 @@ class AlphaRule:
     def jumps_of(self, staircase: Staircase, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
         """Checked ``(positions, heights)`` of this rule at ``staircase``, positions in ``dtype``."""
         dtype = np.dtype(dtype)
-        p, h = self.jumps(staircase, dtype)
-        p = np.asarray(p, dtype=dtype).ravel()
-        h = np.asarray(h, dtype=np.float64).ravel()
+        contract = "jumps(staircase, dtype) must return (positions, heights), two sequences of real numbers"
+        try:
+            out = self.jumps(staircase, dtype)
+        except Exception as exc:
+            raise TypeError(f"alpha rule {self.name!r}: jumps({staircase}, {dtype}) raised {type(exc).__name__}: "
+                            f"{exc}; {contract}") from exc
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError(f"alpha rule {self.name!r}: jumps({staircase}, {dtype}) returned {out!r}; {contract}")
+        try:
+            p = np.asarray(out[0], dtype=dtype).ravel()
+            h = np.asarray(out[1], dtype=np.float64).ravel()
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"alpha rule {self.name!r}: jumps({staircase}, {dtype}) returned {out!r} ({exc}); "
+                            f"{contract}") from None
         top = dtype.type(staircase.L) * dtype.type(staircase.alpha)
         if p.shape != h.shape:
             raise ValueError(f"alpha rule {self.name!r}: {p.size} positions but {h.size} heights at {staircase}")
-        if not (np.all(np.isfinite(p)) and np.all(np.isfinite(h)) and np.all(p >= 0) and np.all(p <= top)):
+        if not np.all(np.isfinite(h)):
+            raise ValueError(f"alpha rule {self.name!r}: heights must be finite numbers; got {h.tolist()} at {staircase}")
+        if not (np.all(np.isfinite(p)) and np.all(p >= 0) and np.all(p <= top)):
             raise ValueError(f"alpha rule {self.name!r}: positions must be finite and lie in [0, L alpha] = "
                              f"[0, {top!r}] (so the rule is 0 for z <= 0); got {p.tolist()} at {staircase}")
         if not np.isclose(np.sum(h), staircase.L, rtol=1e-12, atol=0.0):
-            raise ValueError(f"alpha rule {self.name!r}: heights sum to {np.sum(h)!r} but must sum to L = "
+            raise ValueError(f"alpha rule {self.name!r}: heights sum to {float(np.sum(h))!r} but must sum to L = "
                              f"{staircase.L} (every rule gives L for z > L alpha) at {staircase}")
         return p, h
 
@@ -143,8 +156,10 @@ def _mean_jumps(staircase, dtype):
     return np.array([0.0, _top(staircase, dtype)]), np.array([inside, staircase.L - inside])
 
 
-#: Staircases every new rule is checked on: the three bit-width classes, both conventions.
-_PROBE_STAIRCASES = (Staircase(1, 1.0), Staircase(2, 0.3), Staircase(3, 0.7, "round"))
+#: Staircases every new rule is checked on: every bit-width up to MAX_BITS, both conventions (a rule wrong
+#: at one bit-width only is caught where it enters).
+_PROBE_STAIRCASES = tuple(Staircase(bits, (1.0, 0.3, 0.7)[bits % 3], convention)
+                          for bits in range(1, MAX_BITS + 1) for convention in CONVENTIONS)
 
 AE = AlphaRule("ae", _ae_jumps,
                kinks="r(0) = 0 (ceil: 0 is the first threshold, not exceeded); r(L alpha) = L",

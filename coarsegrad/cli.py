@@ -1,15 +1,25 @@
 """The ``coarsegrad`` command: ``verify``, ``figures``, ``results``, ``train``, ``data``.
 
 The CLI sits on top of the library: it parses arguments, calls library functions and
-prints or writes their results. Nothing in the library imports it. Every file it writes
-is written atomically (a temporary file renamed into place), so an interrupted run never
-leaves a half-written file or destroys the previous one, and with the permissions the
-umask gives. Output paths are checked before any work starts.
+prints or writes their results. Nothing in the library imports it, and ``coarsegrad --help``
+imports neither the figures nor matplotlib. Every regular file it writes is written atomically
+(a temporary file renamed into place), so an interrupted run never leaves a half-written file or
+destroys the previous one, and with the permissions the umask gives; ``-``, ``/dev/stdout``,
+devices and named pipes are written directly, never replaced (:mod:`coarsegrad._io`). Output
+paths are checked before any work starts, and errors name the option they came from.
 
 Exit status: 0 success; 1 ``verify`` found a failing claim; 2 bad input, given as one line on
-stderr that names the argument to change (argument ranges are checked up front; numerical
-overflow, memory exhaustion and divergence met later are reported the same way); 3 an internal
-error (a bug: one line, ``COARSEGRAD_DEBUG=1`` shows the traceback); 130 interrupted.
+stderr that names the argument to change; 3 an internal error (a bug: one line asking for a
+report, ``COARSEGRAD_DEBUG=1`` adds the traceback); 130 interrupted.
+
+Bad input and bugs are told apart by *where* the error comes from, not by its type. Bad input is
+what the validation layer finds: the argument checks (argparse types, :class:`UsageError`), the
+library's own argument checks when called inside :func:`_validating` on the user's values before
+the work starts, the files the user points at (``--figures`` data, MNIST files, output paths:
+:class:`OSError`, :class:`~coarsegrad.data.MnistError`), and the numbers the user's settings make
+diverge or overflow (:class:`FloatingPointError`, :class:`OverflowError`, :class:`MemoryError`).
+Any other exception met during the work -- a ``ValueError`` or ``KeyError`` raised deep in the
+library on arguments the CLI validated -- is a bug: exit 3.
 """
 from __future__ import annotations
 
@@ -18,14 +28,39 @@ import json
 import os
 import sys
 import time
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from ._io import atomic_path, check_output_file, check_writable_dir, write_json, write_text
+from ._io import check_writable_dir, output, update_json
+from .provenance import provenance
 
-__all__ = ["main", "build_parser", "format_claims", "format_claims_markdown"]
+__all__ = ["main", "build_parser", "format_claims", "format_claims_markdown", "UsageError"]
+
+
+class UsageError(Exception):
+    """Bad input to a command, found by its validation: one line naming the option, exit 2."""
+
+
+@contextmanager
+def _validating(option: str):
+    """Run the library's argument checks on the user's value of ``option`` before the work starts:
+    a ``ValueError`` or ``TypeError`` raised here is bad input (exit 2), named by the option."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        text = _one_line(exc)
+        raise UsageError(text if option in text else f"{option}: {text}") from exc
+
+
+#: The figure names and presets, for the help without importing the figures (and matplotlib);
+#: tests/test_cli.py checks them against coarsegrad.figures.FIGURES and PRESETS.
+FIGURE_NAMES = ("staircase", "decision_regions", "training_curves", "cosine", "population_loss", "mnist",
+                "subspace_hull", "subspace_success", "subspace_slow_fast", "descent_atlas", "alpha_learning")
+PRESET_NAMES = ("fast", "full", "tiny")
 
 #: Default output directory of ``coarsegrad figures`` (and input of ``coarsegrad results``). Not
 #: ``figures``: inside a checkout that is the committed output, which a default run must not replace.
@@ -92,7 +127,7 @@ _positive_int = _int_in(1, 2 ** 31 - 1)
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``coarsegrad`` command."""
-    from .figures import FIGURES, MNIST_SGD, PRESETS, SYNTHETIC_SGD
+    from .experiments import MNIST_SGD, SYNTHETIC_SGD      # plain constants: no matplotlib for --help
     from .ste import available_stes
 
     parser = _Parser(
@@ -116,8 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="larger Monte Carlo and more random configurations (several minutes)")
     verify.add_argument("--seed", type=_range("seed"), default=0, help=seed_help)
     verify.add_argument("--only", type=_int_in(1, 99), nargs="+", metavar="N", help="run only these claim numbers")
-    verify.add_argument("--json", metavar="PATH", type=_nonempty, help="also write the evidence as JSON to PATH")
+    verify.add_argument("--json", metavar="PATH", type=_nonempty,
+                        help="also write the evidence as JSON to PATH; '-' writes it to standard output and "
+                             "the table to standard error")
     verify.add_argument("--markdown", action="store_true", help="print the table as Markdown (as in the README)")
+    verify.add_argument("--progress", action="store_true",
+                        help="report each claim on stderr as it finishes (the default when stderr is a terminal)")
+    verify.add_argument("--workers", type=_range("workers"), default=None,
+                        help="processes that run the claims, longest first, in [1, 256] (default: one per core; "
+                             "1 runs them one after another in this process). The evidence is the same for "
+                             "every value: each claim has its own seed and one BLAS thread wherever it runs")
     verify.set_defaults(preset="quick", run=_verify)
 
     figures = sub.add_parser("figures", help="regenerate the figures (image, data, manifest)",
@@ -125,11 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
                                          "writes NAME.png, NAME.pdf and NAME.json (the plotted data) into --out, "
                                          "and updates manifest.json there (preset, seed, settings, version and "
                                          "time of each figure). Progress goes to stderr.")
-    figures.add_argument("--preset", choices=sorted(PRESETS), default="fast",
+    figures.add_argument("--preset", choices=PRESET_NAMES, default="fast",
                          help="fast: every figure in a few minutes on 2 cores (default); full: the paper's "
                               "scale; tiny: seconds, for smoke tests")
-    figures.add_argument("--only", nargs="+", choices=list(FIGURES), metavar="NAME",
-                         help=f"only these figures: {', '.join(FIGURES)}")
+    figures.add_argument("--only", nargs="+", choices=FIGURE_NAMES, metavar="NAME",
+                         help=f"only these figures: {', '.join(FIGURE_NAMES)}")
     figures.add_argument("--out", type=_nonempty, default=DEFAULT_FIGURES_DIR,
                          help=f"output directory (default ./{DEFAULT_FIGURES_DIR}; the committed figures of a "
                               "checkout are regenerated with --out figures)")
@@ -150,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--figures", type=_nonempty, default=DEFAULT_FIGURES_DIR,
                          help=f"directory with the figure data (default ./{DEFAULT_FIGURES_DIR})")
     results.add_argument("--out", type=_nonempty, default=None,
-                         help="write here instead of printing (e.g. docs/results.md)")
+                         help="write here instead of printing (e.g. docs/results.md; '-': standard output)")
     results.set_defaults(run=_results)
 
     d = "default: %(default)s"
@@ -167,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--alpha", type=_range("alpha", float, low_open=False), default=None,
                        help="resolution alpha, in [1e-6, 1000] (default 2 / (2**bits - 1): the staircase "
                             "spans [0, 2])")
+    train.add_argument("--convention", choices=["ceil", "round"], default="ceil",
+                       help="where the staircase steps: ceil (thresholds 0, alpha, 2 alpha, ...: the paper's) or "
+                            f"round (thresholds alpha/2, 3 alpha/2, ...: round to the nearest level) ({d})")
     train.add_argument("--learn-alpha", metavar="RULE", choices=["ae", "pact", "min", "mean"], default=None,
                        help="also learn alpha (starting at --alpha) with this rule for d sigma/d alpha: ae, pact, "
                             "min or mean (coarsegrad.alpha; same step size as the weights)")
@@ -194,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seed of the data, the initialization and the batch order, an integer in "
                             f"[0, 2**63 - 1] ({d})")
     train.add_argument("--json", metavar="PATH", type=_nonempty,
-                       help="write the history and settings as JSON to PATH")
+                       help="write the history and settings as JSON to PATH ('-': to standard output, and the "
+                            "final line to standard error)")
     train.add_argument("--quiet", action="store_true", help="no progress on stderr")
     train.set_defaults(run=_train)
 
@@ -217,12 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Per command: the option to change when the numbers overflow or the run runs out of memory.
+#: Per command: the option to change when the numbers overflow or the run runs out of memory
+#: (tests/test_cli.py checks that every subcommand has an entry).
 _OVERFLOW_HINT = {"train": "lower --lr (or --alpha)", "figures": "use a smaller --preset",
-                  "verify": "use --quick", "data": "check the files"}
+                  "verify": "use --quick", "data": "check the files",
+                  "results": "the figure data holds numbers too large to tabulate; regenerate it with "
+                             "'coarsegrad figures'"}
 _MEMORY_HINT = {"train": "lower --hidden or --batch-size, or use --dtype float32",
                 "figures": "use a smaller --preset or fewer --workers", "verify": "use --quick",
-                "data": "free some memory"}
+                "data": "free some memory", "results": "free some memory"}
+_GENERIC_HINT = "free some memory or use smaller settings"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,29 +284,37 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     name = f"coarsegrad {args.command}"
+    from .data.mnist import MnistError
+    debug = bool(os.environ.get("COARSEGRAD_DEBUG"))
+
+    def fail(message: str, status: int) -> int:
+        if debug:                      # the traceback too, the exit status unchanged
+            traceback.print_exc()
+        print(f"{name}: {message}", file=sys.stderr)
+        return status
+
     try:
         return args.run(args)
     except KeyboardInterrupt:
         print(f"{name}: interrupted; files already written are complete, none is half-written", file=sys.stderr)
         return 130
-    except (FloatingPointError, OverflowError) as exc:   # before ValueError: numbers out of range, met mid-run
-        print(f"{name}: error: {_one_line(exc)}; {_OVERFLOW_HINT[args.command]}", file=sys.stderr)
-        return 2
+    except UsageError as exc:                                      # the validation layer: bad input
+        return fail(f"error: {_one_line(exc)}", 2)
+    except (FloatingPointError, OverflowError) as exc:             # numbers the settings made too large
+        return fail(f"error: {_one_line(exc)}; {_OVERFLOW_HINT.get(args.command, 'use smaller settings')}", 2)
     except MemoryError:
-        print(f"{name}: error: out of memory; {_MEMORY_HINT[args.command]}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError, OSError, ConnectionError) as exc:     # bad input: one clear line, no traceback
-        print(f"{name}: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    except Exception as exc:                                             # a bug: say so in one line
-        if os.environ.get("COARSEGRAD_DEBUG"):
-            raise
-        print(f"{name}: internal error ({type(exc).__name__}: {_one_line(exc)}); please report it "
-              f"(COARSEGRAD_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return 3
+        return fail(f"error: out of memory; {_MEMORY_HINT.get(args.command, _GENERIC_HINT)}", 2)
+    except (OSError, MnistError) as exc:      # the files, directories and network the user pointed at
+        return fail(f"error: {_one_line(exc)}", 2)
+    except Exception as exc:                   # anything else, ValueError and TypeError included: a bug
+        return fail(f"internal error ({type(exc).__name__}: {_one_line(exc)}); this is a bug in coarsegrad: "
+                    f"please report it with the command line (COARSEGRAD_DEBUG=1 shows the traceback)", 3)
 
 
 def _one_line(exc: BaseException) -> str:
+    args = getattr(exc, "args", ())
+    if isinstance(exc, OverflowError) and len(args) == 2 and isinstance(args[0], int):
+        return f"numerical overflow ({args[1]})"           # float's OverflowError(34, 'Numerical result ...')
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
 
@@ -277,27 +336,73 @@ def _fmt(x) -> str:
     return f"{x:.4g}"
 
 
+#: Width of the wrapped "check" column of the text table.
+CHECK_WIDTH = 58
+
+#: Printed under the text table: what its columns mean.
+TABLE_LEGEND = ("required: the relation the measured figure must satisfy to pass; (report) rows are shown, "
+                "not judged; (skipped) rows are not measured at this preset (the check says where they are)")
+
+
+def _measured(check) -> str:
+    """The measured figure as printed; blank on a skipped row (its value is a NaN placeholder)."""
+    return "" if check.relation == "skipped" else _fmt(check.value)
+
+
+def _required(check) -> str:
+    return "" if check.relation in ("report", "skipped") else f"{check.relation} {_fmt(check.threshold)}"
+
+
 def format_claims(results) -> str:
-    """The claims as a plain-text table: claim, setting, measured figure, threshold, result."""
-    lines = []
-    head = f"{'claim':<6}{'check':<62}{'measured':>12}  {'rel':<6}{'threshold':>10}  result"
-    lines.append(head)
-    lines.append("-" * len(head))
+    """The claims as a plain-text table: check, measured figure, required relation, result.
+
+    The check text is wrapped to :data:`CHECK_WIDTH` and the other columns are as wide as their
+    widest entry, so no entry runs into the next column.
+    """
+    import textwrap
+    rows = [(check.quantity, _measured(check), _required(check), check.verdict)   # verdict: "FAIL (non-finite)"
+            for res in results for check in res.checks]
+    w_meas = max([len("measured")] + [len(r[1]) for r in rows])
+    w_req = max([len("required")] + [len(r[2]) for r in rows])
+    head = f"{'claim':<6}{'check':<{CHECK_WIDTH + 2}}  {'measured':>{w_meas}}  {'required':<{w_req}}  result"
+    width = len(head)
+    lines = [head, "-" * width]
     for res in results:
-        lines.append(f"{res.number:<6}{res.title}  [{res.seconds:.1f} s]")
-        lines.append(f"{'':<6}  setting: {res.setting}")
+        title = textwrap.wrap(f"{res.number:<6}{res.title}  [{res.seconds:.1f} s]", width,
+                              subsequent_indent=" " * 6)
+        lines += title
+        lines += textwrap.wrap(f"setting: {res.setting}", width, initial_indent=" " * 8, subsequent_indent=" " * 10)
         for check in res.checks:
-            verdict = check.verdict                 # "FAIL (non-finite)" for NaN/inf evidence
-            rel = "" if check.relation in ("report", "skipped") else check.relation
-            lines.append(f"{'':<6}  {check.quantity:<60}{_fmt(check.value):>12}  {rel:<6}"
-                         f"{_fmt(check.threshold):>10}  {verdict}")
+            quantity, measured, required, verdict = (check.quantity, _measured(check), _required(check),
+                                                     check.verdict)
+            parts = textwrap.wrap(quantity, CHECK_WIDTH) or [""]
+            lines.append(f"{'':<8}{parts[0]:<{CHECK_WIDTH}}  {measured:>{w_meas}}  {required:<{w_req}}  {verdict}")
+            lines += [f"{'':<10}{part}" for part in parts[1:]]
     failed = [r.number for r in results if not r.passed]
     skipped = [r.number for r in results if getattr(r, "skipped", False)]
-    lines.append("-" * len(head))
+    lines.append("-" * width)
     lines.append(f"{len(results) - len(failed) - len(skipped)} of {len(results) - len(skipped)} claims pass"
                  + (f"; failed: {', '.join(map(str, failed))}" if failed else "")
                  + (f"; skipped at this preset: {', '.join(map(str, skipped))}" if skipped else ""))
+    lines += textwrap.wrap(TABLE_LEGEND, width)
     return "\n".join(lines)
+
+
+#: Measured values of smaller magnitude print as a bound (``< 1e-13``) in the Markdown table, the
+#: README's: at that size a value is rounding (about 450 ulps of a unit-scale quantity), whose
+#: digits change with the BLAS kernel and thread count (claim 13's residual: 2.297e-16 with
+#: OpenBLAS's Haswell kernel, 3.079e-16 with SkylakeX). The verdict uses the value itself; the text
+#: table and ``--json`` keep it. docs/testing.md, "Tolerance policy".
+ROUNDING_FLOOR = 1e-13
+
+
+def _measured_markdown(check) -> str:
+    """:func:`_measured`, or a bound for a value at rounding level (:data:`ROUNDING_FLOOR`)."""
+    x = check.value
+    if check.relation != "skipped" and isinstance(x, (float, np.floating)) and np.isfinite(x) \
+            and 0 < abs(x) < ROUNDING_FLOOR:
+        return f"< {ROUNDING_FLOOR:.0e}" if x > 0 else f"> -{ROUNDING_FLOOR:.0e}"
+    return _measured(check)
 
 
 def format_claims_markdown(results) -> str:
@@ -306,37 +411,97 @@ def format_claims_markdown(results) -> str:
     for res in results:
         for i, check in enumerate(res.checks):
             verdict = f"**{check.verdict}**" if check.passed is False else check.verdict
-            bound = "" if check.relation in ("report", "skipped") else f"{check.relation} {_fmt(check.threshold)}"
+            bound = _required(check)
             title = f"{res.number}. {res.title}" if i == 0 else ""
-            cells = [title, check.quantity, _fmt(check.value), bound, verdict]
+            cells = [title, check.quantity, _measured_markdown(check), bound, verdict]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 
 
 def _verify(args) -> int:
     from .claims import CLAIMS, run_claims
-    json_path = check_output_file(args.json, "--json") if args.json is not None else None
+    with _validating("--json"):
+        json_out = output(args.json, "--json") if args.json is not None else None
     unknown = sorted(set(args.only or ()) - set(CLAIMS))
     if unknown:
-        raise ValueError(f"--only: unknown claim number(s) {unknown}; claims are {sorted(CLAIMS)}")
-    results = run_claims(args.preset, seed=args.seed, only=args.only)
-    print(format_claims_markdown(results) if args.markdown else format_claims(results))
-    if json_path is not None:
-        write_json(json_path, {"version": __version__, "preset": args.preset, "seed": args.seed,
-                               "claims": [r.as_dict() for r in results]})
+        raise UsageError(f"--only: unknown claim number(s) {unknown}; claims are {sorted(CLAIMS)}")
+    numbers = sorted(set(args.only)) if args.only else sorted(CLAIMS)
+    report = _progress(args.progress or _isatty(sys.stderr))
+    report(f"[verify] {len(numbers)} claim(s) at the {args.preset} preset, seed {args.seed}")
+    start = time.perf_counter()
+
+    def finished(res, done, total):
+        state = "skipped" if getattr(res, "skipped", False) else ("pass" if res.passed else "FAIL")
+        report(f"[verify] claim {res.number} ({done}/{total}): {state} in {res.seconds:.1f} s "
+               f"({time.perf_counter() - start:.0f} s so far)")
+
+    workers = args.workers if args.workers is not None else min(os.cpu_count() or 1, len(numbers))
+    results = run_claims(args.preset, seed=args.seed, only=numbers, workers=workers, progress=finished)
+    table = format_claims_markdown(results) if args.markdown else format_claims(results)
+    # With --json -, standard output carries the JSON alone (for a pipe into jq); the table goes to stderr.
+    print(table, file=sys.stderr if json_out is not None and json_out.kind == "stdout" else sys.stdout)
+    if json_out is not None:
+        json_out.write_json({"version": __version__, "preset": args.preset, "seed": args.seed,
+                             "provenance": provenance(),       # versions, BLAS kernel and threads
+                             "claims": [r.as_dict() for r in results]})
     return 0 if all(r.passed for r in results) else 1
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 # --------------------------------------------------------------------------- figures and results
 
-def _save_figure(fig, out: Path, name: str) -> list:
-    paths = []
+def _render(fig) -> dict:
+    """The figure as PNG and PDF bytes, without the metadata that changes from run to run."""
+    import io
+    images = {}
     for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
-        target = out / f"{name}.{ext}"
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=ext, dpi=110, metadata=meta)
-        paths.append(target.name)
-    return paths
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=ext, dpi=110, metadata=meta)
+        images[ext] = buffer.getvalue()
+    return images
+
+
+def _same_pixels(png: bytes, path: Path) -> bool:
+    """Whether the PNG at ``path`` shows exactly the pixels of ``png`` (its bytes may differ: another
+    matplotlib or zlib encodes the same picture differently)."""
+    import io
+
+    from matplotlib.image import imread
+    try:
+        old = imread(path, format="png")
+    except Exception:          # noqa: BLE001  (missing, unreadable or not a PNG: not the same picture)
+        return False
+    new = imread(io.BytesIO(png), format="png")
+    return old.shape == new.shape and bool(np.array_equal(old, new))
+
+
+def _save_figure(fig, out: Path, name: str, data_text: str) -> tuple:
+    """Write ``name``.json, .png and .pdf into ``out``; return (file names, whether any changed).
+
+    Regeneration is idempotent: a data file with the same text is left as it is, and images that
+    show the same pixels as the ones there are not rewritten (a PDF goes with its PNG), so
+    regenerating unchanged figures leaves a checkout unmodified.
+    """
+    from ._io import write_bytes, write_text
+    json_path = out / f"{name}.json"
+    try:
+        data_same = json_path.read_text() == data_text
+    except (OSError, UnicodeDecodeError):
+        data_same = False
+    if not data_same:
+        write_text(json_path, data_text, name="--out")
+    images = _render(fig)
+    images_same = (out / f"{name}.pdf").is_file() and _same_pixels(images["png"], out / f"{name}.png")
+    if not images_same:
+        for ext, blob in images.items():
+            write_bytes(out / f"{name}.{ext}", blob, name="--out")
+    return [f"{name}.png", f"{name}.pdf"], not (data_same and images_same)
 
 
 class _Runs:
@@ -359,7 +524,7 @@ class _Runs:
             try:
                 from distributed import Client
             except ImportError:
-                raise ValueError("--scheduler needs dask.distributed: pip install 'coarsegrad[dask]'") from None
+                raise UsageError("--scheduler needs dask.distributed: pip install 'coarsegrad[dask]'") from None
             try:
                 self.client = Client(scheduler, timeout="5s")     # a scheduler answers in milliseconds
             except (OSError, TimeoutError, ValueError) as exc:
@@ -371,7 +536,7 @@ class _Runs:
             self.where = "this process" if workers == 1 else None
 
     def __call__(self, fn, tasks):
-        from .train import _pool_pays, process_pool
+        from .train import _pool_pays, _run_here, process_pool     # _run_here: a worker's BLAS threads
         tasks = list(tasks)
         n = len(tasks)
         start = time.perf_counter()
@@ -389,20 +554,20 @@ class _Runs:
 
         if self.executor is None and (self.workers == 1 or n <= 1):
             for task in tasks:
-                done(fn(task))
+                done(_run_here(fn, task))
             return results
         executor = self.executor
         if executor is None:
             if self.workers is None and self.pool is None:
-                done(fn(tasks[0]))
+                done(_run_here(fn, tasks[0]))
                 if not _pool_pays(time.perf_counter() - start, n - 1, os.cpu_count() or 1):
                     for task in tasks[1:]:
-                        done(fn(task))
+                        done(_run_here(fn, task))
                     return results
             size = min(self.workers or os.cpu_count() or 1, n - len(results))
             if size <= 1 and self.pool is None:          # one run left, or one core: a pool only adds its start-up
                 for task in tasks[len(results):]:
-                    done(fn(task))
+                    done(_run_here(fn, task))
                 return results
             if self.pool is None or self.pool_size < size:
                 if self.pool is not None:
@@ -430,13 +595,16 @@ class _Runs:
 
 
 def _figure_presets(manifest: dict) -> dict:
-    return {name: (entry.get("preset"), entry.get("seed")) for name, entry in manifest.get("figures", {}).items()}
+    return {name: (entry.get("preset"), entry.get("seed")) for name, entry in manifest.get("figures", {}).items()
+            if isinstance(entry, dict)}
 
 
 def _figures(args) -> int:
+    from ._io import _dumps
     from .data.mnist import default_mnist_dir
-    from .figures import FIGURES, PRESETS
-    out = check_writable_dir(args.out, "--out")
+    from .figures import FIGURES, PRESETS, preset_settings
+    with _validating("--out"):
+        out = check_writable_dir(args.out, "--out")
     names = list(dict.fromkeys(args.only or FIGURES))
     report = _progress(not args.quiet)
     if "mnist" in names and PRESETS[args.preset].get("full_mnist"):
@@ -446,7 +614,7 @@ def _figures(args) -> int:
     if manifest_path.exists():
         try:
             manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError, RecursionError):   # rewritten below (or named)
             manifest = {}
         if not isinstance(manifest, dict) or not isinstance(manifest.get("figures", {}), dict):
             manifest = {}
@@ -468,22 +636,19 @@ def _figures(args) -> int:
             start = time.perf_counter()
             data = compute(args.preset, args.seed, map_fn=runs)
             seconds = time.perf_counter() - start
-            write_json(out / f"{name}.json", data)
-            fig = draw(data)
-            files = _save_figure(fig, out, name)
-            manifest["figures"][name] = {
+            files, changed = _save_figure(draw(data), out, name, _dumps(data))
+            entry = {
                 "description": description, "files": files + [f"{name}.json"],
                 "compute": f"coarsegrad.figures.{compute.__name__}", "draw": f"coarsegrad.figures.{draw.__name__}",
-                "preset": args.preset, "preset_settings": PRESETS[args.preset], "seed": args.seed,
+                "preset": args.preset, "preset_settings": preset_settings(name, args.preset), "seed": args.seed,
                 "command": f"coarsegrad figures --preset {args.preset} --seed {args.seed} --only {name}",
                 "workers": args.workers or ("dask" if args.scheduler else "auto"), "version": __version__,
-                "seconds": round(seconds, 2)}
-            manifest.pop("command", None)         # older manifests: one command for all, wrong once mixed
-            manifest["version"] = __version__
-            manifest["presets"] = sorted({f"{e.get('preset')} (seed {e.get('seed')})"
-                                          for e in manifest["figures"].values()})
-            write_json(manifest_path, manifest)       # after every figure: an interruption keeps the finished ones
-            report(f"[figures] {name}: {seconds:.1f} s -> {out / name}.png, .pdf, .json")
+                "seconds": round(seconds, 2), "provenance": provenance()}    # versions, BLAS kernel and threads
+            # After every figure (an interruption keeps the finished ones), under a lock on the directory
+            # and re-read there: concurrent runs into one --out each add their entries and lose none.
+            update_json(manifest_path, lambda m: _record(m, name, entry, changed), name="--out")
+            report(f"[figures] {name}: {seconds:.1f} s -> {out / name}.png, .pdf, .json"
+                   + ("" if changed else " (unchanged: the files there were kept)"))
     except BaseException:
         runs.close(abort=True)
         raise
@@ -491,42 +656,79 @@ def _figures(args) -> int:
     return 0
 
 
+def _record(manifest: dict, name: str, entry: dict, changed: bool) -> None:
+    """Put figure ``name``'s ``entry`` into ``manifest`` (in place). When its files did not change
+    and the manifest already describes the same run (preset, seed, settings), the old entry stays:
+    its time and machine describe the files as well, and the manifest is left byte-identical."""
+    if not isinstance(manifest.get("figures"), dict):
+        manifest["figures"] = {}
+    figures = manifest["figures"]
+    old = figures.get(name)
+    same_run = isinstance(old, dict) and all(
+        old.get(key) == json.loads(json.dumps(entry[key])) for key in ("preset", "seed", "preset_settings", "files"))
+    if changed or not same_run:
+        figures[name] = entry
+        manifest["version"] = __version__
+    manifest.pop("command", None)         # older manifests: one command for all, wrong once mixed
+    manifest.setdefault("version", __version__)
+    manifest["presets"] = sorted({f"{e.get('preset')} (seed {e.get('seed')})"
+                                  for e in figures.values() if isinstance(e, dict)})
+
+
+def _read_json(path: Path, what: str, fix: str):
+    """The JSON in ``path`` (a file the user pointed at), or one line saying what is wrong with it."""
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise UsageError(f"--figures: cannot read {str(path)!r}: {exc.strerror or exc}; {fix}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--figures: {str(path)!r} is not a text file ({what}); {fix}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--figures: {str(path)!r} is not valid JSON ({exc}); {fix}") from None
+    except RecursionError:
+        raise UsageError(f"--figures: {str(path)!r} is nested too deeply to be {what}; {fix}") from None
+
+
 def _results(args) -> int:
     from .figures import FIGURES, results_markdown
+    from .figures.results import check_figure_data
     directory = Path(args.figures)
     if not directory.is_dir():
-        raise NotADirectoryError(f"--figures {str(directory)!r} is not a directory with figure data; run "
-                                 f"'coarsegrad figures --out {directory}' first")
-    out_path = check_output_file(args.out, "--out") if args.out is not None else None
+        raise UsageError(f"--figures {str(directory)!r} is not a directory with figure data; run "
+                         f"'coarsegrad figures --out {directory}' first")
+    with _validating("--out"):
+        out = output(args.out, "--out") if args.out is not None else None
     manifest = {}
     if (directory / "manifest.json").exists():
-        try:
-            manifest = json.loads((directory / "manifest.json").read_text()).get("figures", {})
-        except (json.JSONDecodeError, AttributeError):
-            raise ValueError(f"{directory / 'manifest.json'} is not a valid manifest; regenerate the figures "
-                             f"with 'coarsegrad figures --out {directory}'") from None
-    figure_data, presets = {}, {}
+        manifest = _read_json(directory / "manifest.json", "a manifest",
+                              f"regenerate the figures with 'coarsegrad figures --out {directory}'")
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("figures", {}), dict):
+            raise UsageError(f"--figures: {directory / 'manifest.json'} is not a valid manifest (an object with "
+                             f"\"figures\"); regenerate the figures with 'coarsegrad figures --out {directory}'")
+        manifest = manifest.get("figures", {})
+    figure_data = {}
     for name in FIGURES:
         path = directory / f"{name}.json"
         if path.exists():
-            try:
-                figure_data[name] = json.loads(path.read_text())
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path} is not valid JSON ({exc}); regenerate it with 'coarsegrad figures --only {name}'")
-            settings = figure_data[name].get("settings", {}) if isinstance(figure_data[name], dict) else {}
-            presets[name] = (settings.get("preset"), settings.get("seed", 0))
-            entry = manifest.get(name) if isinstance(manifest, dict) else None
-            if isinstance(entry, dict) and (entry.get("preset"), entry.get("seed")) != presets[name]:
-                raise ValueError(f"{path} says preset {presets[name][0]}, seed {presets[name][1]} but the manifest "
-                                 f"says preset {entry.get('preset')}, seed {entry.get('seed')}; regenerate it with "
-                                 f"'coarsegrad figures --only {name} --out {directory}'")
+            figure_data[name] = _read_json(path, "figure data", f"regenerate it with 'coarsegrad figures --only "
+                                                                f"{name} --out {directory}'")
+    presets = {name: (data["settings"].get("preset"), data["settings"].get("seed", 0)) for name, data in figure_data.items()
+               if isinstance(data, dict) and isinstance(data.get("settings"), dict)}
+    for name, run in presets.items():
+        entry = manifest.get(name)
+        if isinstance(entry, dict) and (entry.get("preset"), entry.get("seed")) != run:
+            raise UsageError(f"{directory / name}.json says preset {run[0]}, seed {run[1]} but the manifest "
+                             f"says preset {entry.get('preset')}, seed {entry.get('seed')}; regenerate it with "
+                             f"'coarsegrad figures --only {name} --out {directory}'")
     if len(set(presets.values())) > 1:
         listing = ", ".join(f"{name}: preset {p}, seed {s}" for name, (p, s) in presets.items())
-        raise ValueError(f"the figure data in {directory} mixes runs ({listing}); one results page must come from "
+        raise UsageError(f"the figure data in {directory} mixes runs ({listing}); one results page must come from "
                          f"one run: regenerate them with one 'coarsegrad figures --preset P --seed S --out {directory}'")
+    with _validating("--figures"):          # every field the page reads, before any is read
+        check_figure_data(figure_data)
     text = results_markdown(figure_data) + "\n"
-    if out_path is not None:
-        write_text(out_path, text)
+    if out is not None:
+        out.write_text(text)
     else:
         print(text, end="")
     return 0
@@ -545,36 +747,44 @@ def _check_memory(n_inputs: int, hidden: int, classes: int, n_samples: int, batc
     except (ValueError, OSError, AttributeError):
         return
     if need > total / 2:
-        raise ValueError(f"--hidden {hidden} with --batch-size {batch} needs about {need / 1e9:.1f} GB; this machine "
+        raise UsageError(f"--hidden {hidden} with --batch-size {batch} needs about {need / 1e9:.1f} GB; this machine "
                          f"has {total / 1e9:.1f} GB: lower --hidden or --batch-size")
 
 
 def _train(args) -> int:
     from . import data as D
-    from .figures import MNIST_SGD, SYNTHETIC_SGD, resolution
+    from .experiments import MNIST_SGD, SYNTHETIC_SGD, resolution
     from .nets import mlp_init
     from .quant import Staircase
     from .ste import get_ste
     from .train import SGD, mlp_train
-    get_ste(args.ste)
-    json_path = check_output_file(args.json, "--json") if args.json is not None else None
+    with _validating("--ste"):
+        get_ste(args.ste)
+    with _validating("--json"):
+        json_out = output(args.json, "--json") if args.json is not None else None
     mnist = args.data.startswith("mnist")
     if args.data == "mnist":
         if not args.mnist_dir:
-            raise ValueError("--data mnist needs --mnist-dir DIR with the IDX files "
+            raise UsageError("--data mnist needs --mnist-dir DIR with the IDX files "
                              "(or use --data mnist-subset, shipped with the package)")
         if not Path(args.mnist_dir).is_dir():
-            raise NotADirectoryError(f"--mnist-dir {args.mnist_dir!r} is not a directory; run 'coarsegrad data "
-                                     f"fetch mnist --dir {args.mnist_dir}' first")
+            raise UsageError(f"--mnist-dir {args.mnist_dir!r} is not a directory; run 'coarsegrad data "
+                             f"fetch mnist --dir {args.mnist_dir}' first")
     elif args.mnist_dir:
-        raise ValueError(f"--mnist-dir is only used with --data mnist (got --data {args.data})")
+        raise UsageError(f"--mnist-dir is only used with --data mnist (got --data {args.data})")
+    if args.learn_alpha and args.float_relu:
+        raise UsageError("--learn-alpha needs the quantized network: drop --float (the float ReLU network has no "
+                         "resolution alpha to learn)")
     dtype = np.dtype(args.dtype or ("float32" if mnist else "float64"))
     hidden = args.hidden or (256 if mnist else 64)
-    stair = Staircase(args.bits, args.alpha or resolution(args.bits))
-    stair._alpha_in(dtype)          # e.g. a tiny alpha that float32 cannot hold: say so before loading data
-    defaults = MNIST_SGD if mnist else SYNTHETIC_SGD      # the experiments' settings: one source (figures.py)
-    sgd = SGD(lr=args.lr or defaults["lr"], epochs=args.epochs or (8 if mnist else 100),
-              batch_size=args.batch_size or defaults["batch_size"], momentum=args.momentum, schedule=args.schedule)
+    with _validating("--alpha"):
+        stair = Staircase(args.bits, args.alpha or resolution(args.bits), args.convention)
+        stair._alpha_in(dtype)      # e.g. a tiny alpha that float32 cannot hold: say so before loading data
+    defaults = MNIST_SGD if mnist else SYNTHETIC_SGD      # the experiments' settings: one source (experiments.py)
+    with _validating("--lr, --epochs, --batch-size, --momentum or --schedule"):
+        sgd = SGD(lr=args.lr or defaults["lr"], epochs=args.epochs or (8 if mnist else 100),
+                  batch_size=args.batch_size or defaults["batch_size"], momentum=args.momentum,
+                  schedule=args.schedule)
     n_train = {"mnist": 60000, "mnist-subset": 8000}.get(args.data, 600)
     _check_memory(784 if mnist else 2, hidden, 10 if mnist else 4, n_train, sgd.batch_size, dtype.itemsize)
     if args.data == "mnist":
@@ -603,7 +813,7 @@ def _train(args) -> int:
                f"test acc {record['test_accuracy']:.4f}  ({time.perf_counter() - start:.1f} s)")
 
     what = ("float ReLU" if args.float_relu else
-            f"{args.bits}-bit (alpha {stair.alpha:.4g}, top {stair.top:.4g}), STE {args.ste}")
+            f"{args.bits}-bit {stair.convention} (alpha {stair.alpha:.4g}, top {stair.top:.4g}), STE {args.ste}")
     report(f"[train] {args.data}: {x.shape[0]} train / {xt.shape[0]} test, {x.shape[1]}-{hidden}-{K}, {what}")
     with np.errstate(over="ignore", invalid="ignore"):     # overflow is detected and reported as divergence
         params, hist = mlp_train(x, y, params0, "relu" if args.float_relu else args.ste, stair, sgd, seed=args.seed,
@@ -611,14 +821,15 @@ def _train(args) -> int:
                                  learn_alpha=args.learn_alpha)
     learned = f", learned alpha {hist['alpha'][-1]:.4g}" if "alpha" in hist.values else ""
     print(f"final: training accuracy {hist['accuracy'][-1]:.4f}, test accuracy {hist['test_accuracy'][-1]:.4f}, "
-          f"loss {hist['loss'][-1]:.4g}{learned} ({time.perf_counter() - start:.1f} s)")
-    if json_path is not None:
+          f"loss {hist['loss'][-1]:.4g}{learned} ({time.perf_counter() - start:.1f} s)",
+          file=sys.stderr if json_out is not None and json_out.kind == "stdout" else sys.stdout)
+    if json_out is not None:
         settings = {k: v for k, v in vars(args).items()
                     if k not in ("run", "command", "lr", "epochs", "batch_size", "momentum", "schedule", "alpha")}
         settings.update(hidden=hidden, staircase=dict(bits=stair.bits, alpha=stair.alpha,
                                                       convention=stair.convention),
                         sgd=sgd.as_dict(), dtype=str(dtype))
-        write_json(json_path, {"version": __version__, "settings": settings, "history": hist.as_dict()})
+        json_out.write_json({"version": __version__, "settings": settings, "history": hist.as_dict()})
     return 0
 
 
@@ -636,7 +847,7 @@ def _data_info(args) -> int:
 def _data_check(args) -> int:
     from .data import load_mnist
     if not Path(args.dir).is_dir():
-        raise NotADirectoryError(f"--dir {args.dir!r} is not a directory; give the directory that holds the "
+        raise UsageError(f"--dir {args.dir!r} is not a directory; give the directory that holds the "
                                  f"MNIST IDX files")
     for split in ("train", "test"):
         images, labels = load_mnist(args.dir, split)

@@ -88,6 +88,17 @@ class Staircase:
         if self.convention not in CONVENTIONS:
             raise ValueError(f"convention must be one of {', '.join(map(repr, CONVENTIONS))}; "
                              f"got {self.convention!r}")
+        # alpha alone being finite is not enough: the top level L alpha may overflow (Staircase(2, 1e308)),
+        # and a subnormal alpha rounds the round convention's first threshold alpha/2 to 0 or alpha.
+        with np.errstate(over="ignore"):
+            top = float(self.L) * self.alpha
+        if not np.isfinite(top):
+            raise ValueError(f"alpha = {self.alpha!r} with bits = {self.bits}: the top level L alpha = {self.L} * alpha "
+                             f"overflows float64; choose alpha <= {np.finfo(np.float64).max / self.L:.6g} (or fewer bits)")
+        if self.alpha < _SMALL_ALPHA and not self._distinct():
+            raise ValueError(f"alpha = {self.alpha!r} is too small to represent the {self.convention!r} staircase's "
+                             f"thresholds and levels distinctly in float64 (thresholds {self.thresholds[:3].tolist()}...); "
+                             f"choose alpha >= {np.finfo(np.float64).tiny:.3g}")
 
     # --- the numbers that define it --------------------------------------------------------
 
@@ -178,6 +189,11 @@ class Staircase:
 
     # --- internals -------------------------------------------------------------------------------
 
+    def _distinct(self) -> bool:
+        """Thresholds and levels strictly increasing in float64, and the ``round`` thresholds positive."""
+        t, levels = self.thresholds, self.levels
+        return bool(np.all(np.diff(t) > 0) and np.all(np.diff(levels) > 0) and (self.shift == 0 or t[0] > 0))
+
     def _alpha_in(self, dtype):
         """``alpha`` in ``dtype``, checked to stay positive and keep ``L alpha`` finite there."""
         dtype = np.dtype(dtype)
@@ -224,6 +240,10 @@ class Staircase:
         k += (k <= L - 1) & ((k + s) * a < z)
         return k
 
+
+#: Below this resolution the thresholds and levels are checked to stay distinct in float64 (subnormal
+#: multiples of alpha round; above it ``(k + shift) alpha`` is exact to one rounding and strictly increasing).
+_SMALL_ALPHA = 1e-290
 
 #: Up to this many thresholds sigma counts them one comparison at a time (fastest for few levels);
 #: beyond, it rounds z / alpha up and corrects the rounding (benchmarks/bench_train.py).

@@ -6,15 +6,15 @@ rule. It is a frozen :class:`STE` holding the two vectorized callables
 ``mu(z, staircase)`` and ``mu_prime(z, staircase)`` (:class:`~coarsegrad.quant.Staircase`). Four are built in
 (SPEC §2), each with its kink values stated:
 
-==================  =========================================  ============================================
+=================== =========================================  ===============================================================
 name                ``mu(z)``                                  ``mu'(z)``
-==================  =========================================  ============================================
+=================== =========================================  ===============================================================
 ``identity``        ``z``                                      ``1``
 ``relu``            ``max(z, 0)``                              ``1{z > 0}``              (``mu'(0) = 0``)
 ``clipped_relu``    ``min(max(z, 0), L*alpha)``                ``1{0 < z <= L*alpha}``  (``mu'(0) = 0``, ``mu'(L*alpha) = 1``)
-``log_tailed_relu`` ``z`` on ``(0, L*alpha]``,                  ``1`` on ``(0, L*alpha]``, ``1/(z - L*alpha + 1)`` beyond,
+``log_tailed_relu`` ``z`` on ``(0, L*alpha]``,                 ``1`` on ``(0, L*alpha]``, ``1/(z - L*alpha + 1)`` beyond,
                     ``L*alpha + log(z - L*alpha + 1)`` beyond  ``0`` for ``z <= 0``
-==================  =========================================  ============================================
+=================== =========================================  ===============================================================
 
 Three ways to name an STE wherever one is expected: its registered name
 (``"clipped_relu"``), an :class:`STE`, or a triple ``(name, mu, mu_prime)`` (a bare pair
@@ -38,13 +38,14 @@ a witness for each. ``relu``, ``clipped_relu`` and ``log_tailed_relu`` pass;
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from ._checks import as_float_array
-from .quant import Staircase
+from .quant import CONVENTIONS, MAX_BITS, Staircase
 
 __all__ = [
     "STE", "get_ste", "register_ste", "unregister_ste", "available_stes", "evaluate",
@@ -118,38 +119,66 @@ class STE:
         return f"STE({self.name!r})"
 
 
-#: Staircases on which a new STE is probed: every bit-width class, both conventions, an awkward alpha.
-_PROBE_STAIRCASES = (Staircase(1, 1.0), Staircase(2, 0.3), Staircase(3, 0.7, "round"))
+#: Staircases on which a new STE is probed: every bit-width up to MAX_BITS, both conventions up to 4 bits
+#: and alternating beyond, at resolutions that are not powers of two (an STE wrong at one bit-width only
+#: is caught).
+_PROBE_STAIRCASES = tuple(Staircase(bits, (1.0, 0.3, 0.7)[bits % 3], convention)
+                          for bits in range(1, MAX_BITS + 1) for convention in CONVENTIONS
+                          if bits <= 4 or convention == ("ceil", "round")[bits % 2])
+
+#: Every scale of ``|z|``: 8 points a decade from 1e-300 to 1e300 (ratio 1.33), both signs. A band
+#: ``a < |z| < 1.34 a`` anywhere in that range holds a probe point, whatever the staircase. (Not up to the
+#: float maximum: a legitimate ``mu' = 2z`` overflows there.)
+_PROBE_SCALES = np.logspace(-300, 300, 8 * 600 + 1)
+
+#: Up to this many levels every threshold and level is probed (with its float neighbours); beyond, the
+#: first and last 64 and 256 spread between them (a 16-bit staircase has 65,535).
+_PROBE_ALL_MARKS = 256
 
 
+@functools.lru_cache(maxsize=len(_PROBE_STAIRCASES))
 def _probe_grid(staircase: Staircase) -> np.ndarray:
-    """Points where a new STE is probed: a spread over ``[-2 top, 4 top]``, every threshold and level
-    with its float neighbours, and far tails."""
-    top = staircase.top
-    marks = np.concatenate([staircase.thresholds, staircase.levels])
+    """Points where a new STE is probed: a spread over ``[-2 top, 4 top]``, the thresholds and levels
+    with their float neighbours, and every scale of ``|z|`` (:data:`_PROBE_SCALES`, both signs, and 0)."""
+    top, L = staircase.top, staircase.L
+    k = np.arange(L + 1)
+    if L > _PROBE_ALL_MARKS:
+        k = np.unique(np.concatenate([k[:64], k[-64:], np.linspace(0, L, 256).astype(int)]))
+    marks = np.concatenate([staircase.thresholds[k[k < L]], staircase.levels[k]])
     near = np.concatenate([marks, np.nextafter(marks, -np.inf), np.nextafter(marks, np.inf)])
-    return np.unique(np.concatenate([np.linspace(-2 * top, 4 * top, 241), near, [-1e6 * top, 1e6 * top]]))
+    grid = np.unique(np.concatenate([np.linspace(-2 * top, 4 * top, 241), near, _PROBE_SCALES, -_PROBE_SCALES, [0.0]]))
+    grid.flags.writeable = False          # cached (the same grid for every STE probed): read-only
+    return grid
 
 
 def _probe(ste: STE) -> None:
-    """Check shape, dtype and finiteness of ``mu`` and ``mu'``, and ``pieces`` against ``mu'``."""
+    """Check shape, dtype and finiteness of ``mu`` and ``mu'``, and ``pieces`` against ``mu'``, on every
+    probe staircase (:data:`_PROBE_STAIRCASES`) and every scale of ``z`` (:func:`_probe_grid`)."""
     for staircase in _PROBE_STAIRCASES:
         z = _probe_grid(staircase)
         for what in ("mu", "mu_prime"):
-            out = _call(ste, what, z, staircase)
-            if not np.all(np.isfinite(out)):
-                bad = z[~np.isfinite(out)][0]
-                raise ValueError(f"STE {ste.name!r}: {what}({float(bad)!r}) = {float(out[~np.isfinite(out)][0])!r} "
-                                 f"at {staircase}; "
-                                 f"it must be finite for every finite z")
+            with np.errstate(all="ignore"):      # the user's overflow at |z| ~ 1e300 is judged by its result below
+                out = _call(ste, what, z, staircase)
+            # mu' enters every gradient: finite everywhere. mu itself is never differentiated: a proxy that
+            # grows like z^2 may overflow to +-inf far out (|z| > 1e6 top), but never be NaN.
+            far = np.abs(z) > 1e6 * staircase.top
+            ok = np.isfinite(out) if what == "mu_prime" else ~np.isnan(out) & (np.isfinite(out) | far)
+            if not np.all(ok):
+                bad = np.flatnonzero(~ok)[0]
+                raise ValueError(f"STE {ste.name!r}: {what}({float(z[bad])!r}) = {float(out[bad])!r} at {staircase}; "
+                                 f"it must be finite for every finite z" + (" (mu may overflow only beyond 1e6 L alpha)"
+                                                                            if what == "mu" else ""))
             # The networks pass 2-D and 3-D pre-activations: a map that is elementwise only on 1-D input
             # (e.g. it returns shape z.shape[-1:]) would broadcast into a wrong gradient there.
-            block = z[:120].reshape(2, 3, 20)
-            out3 = _call(ste, what, block, staircase)
-            if not np.allclose(out3.ravel(), out[:120], rtol=1e-12, atol=0.0, equal_nan=True):
-                i = int(np.flatnonzero(~np.isclose(out3.ravel(), out[:120], rtol=1e-12, atol=0.0))[0])
+            middle = z[np.searchsorted(z, -2 * staircase.top):][:120]
+            block = middle.reshape(2, 3, 20)
+            with np.errstate(all="ignore"):
+                out3 = _call(ste, what, block, staircase)
+            want = out[np.searchsorted(z, middle)]
+            if not np.allclose(out3.ravel(), want, rtol=1e-12, atol=0.0, equal_nan=True):
+                i = int(np.flatnonzero(~np.isclose(out3.ravel(), want, rtol=1e-12, atol=0.0))[0])
                 raise ValueError(f"STE {ste.name!r}: {what} gives {out3.ravel()[i]!r} at z = {block.ravel()[i]!r} in a "
-                                 f"(2, 3, 20) array but {out[i]!r} in a 1-D one; it must act elementwise")
+                                 f"(2, 3, 20) array but {want[i]!r} in a 1-D one; it must act elementwise")
         if ste.pieces is not None:
             _check_pieces(ste, staircase, z)
         if ste.kink_points is not None:

@@ -16,12 +16,13 @@ What is here:
 
 - :func:`orthogonal_subspaces` -- the data (seeded), with the bases;
 - :func:`separability_lp` -- a linear-programming certificate that a labelled set is (not)
-  linearly separable;
+  linearly separable, with three outcomes (decided either way, or undecided with the solver's message);
 - :func:`covered`, :func:`class_coverage`, :func:`data_coverage` -- the geometric condition:
   0 in the interior of the convex hull of a class's own neurons projected on its subspace and
-  normalized (Gordan's alternative, decided by a linear program);
+  normalized (Gordan's alternative, decided by certified linear programs or, in the plane, by angles);
 - :func:`wendel`, :func:`coverage_probability` -- the probability of that condition at random
   Gaussian initialization (Wendel 1962);
+  (these three live in :mod:`coarsegrad.certificates`, re-exported here)
 - :func:`subspace_init`, :func:`group_indicator`, :func:`constructed_minimizer` -- the network,
   and a global minimizer built by hand (hinge loss 0, accuracy 1);
 - :func:`subspace_descent` -- full-batch coarse gradient descent with a fixed step, recording
@@ -29,24 +30,24 @@ What is here:
 """
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import numpy as np
-from scipy.optimize import linprog
 
-from ._checks import as_float_array, check_labels, check_positive_int, check_real, make_rng
+from ._checks import as_float_array, check_iterates, check_positive_int, check_real, make_rng
+from .certificates import (WENDEL_EXACT_MAX_N, Coverage, Separability, coverage_probability, covered,
+                           separability_lp, wendel)
+from .history import History
 from .nets import MLPParams, _check_mlp, mlp_coarse_grad, mlp_forward, mlp_loss, LOSSES
 from .quant import Staircase
 from .ste import check_staircase, get_ste
-from .train import History
 
-__all__ = ["DISTRIBUTIONS", "SubspaceData", "orthogonal_subspaces", "Separability", "separability_lp",
+__all__ = ["DISTRIBUTIONS", "WENDEL_EXACT_MAX_N", "SubspaceData", "orthogonal_subspaces", "Separability", "separability_lp",
            "Coverage", "covered", "class_coverage", "data_coverage", "wendel", "coverage_probability",
            "group_indicator", "subspace_init", "constructed_minimizer", "projections", "accuracy",
-           "SubspaceRun", "subspace_descent"]
+           "SubspaceRun", "subspace_descent", "subspace_geometry"]
 
 DISTRIBUTIONS = ("sphere", "gaussian")
 
@@ -88,6 +89,9 @@ class SubspaceData(NamedTuple):
 def _dims(K: int, dims) -> tuple:
     if isinstance(dims, numbers.Integral) and not isinstance(dims, bool):
         return (check_positive_int(dims, "dims"),) * K
+    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+        raise TypeError(f"dims must be one int or a sequence of K = {K} ints (one subspace dimension per "
+                        f"class); got {dims!r} of type {type(dims).__name__}")
     dims = tuple(dims)
     if len(dims) != K:
         raise ValueError(f"dims must be one int or K = {K} ints (one subspace dimension per class); got {dims}")
@@ -137,6 +141,9 @@ def orthogonal_subspaces(K: int, dims, n: int = 100, *, d: int | None = None, di
     d = total if d is None else check_positive_int(d, "d")
     if d < total:
         raise ValueError(f"d = {d} is smaller than sum of dims = {total}; the subspaces must fit: pass d >= {total}")
+    if not isinstance(rotate, (bool, np.bool_)):
+        raise TypeError(f"rotate must be True (random orthonormal bases) or False (coordinate blocks of the "
+                        f"identity); got {rotate!r} of type {type(rotate).__name__}")
     rng = make_rng(seed)
     if rotate:
         Q, R = np.linalg.qr(rng.standard_normal((d, d)))
@@ -171,148 +178,6 @@ def orthogonal_subspaces(K: int, dims, n: int = 100, *, d: int | None = None, di
     x = np.concatenate([zk @ U.T for zk, U in zip(z, bases)])
     labels = np.concatenate([np.full(zk.shape[0], k, dtype=np.intp) for k, zk in enumerate(z)])
     return SubspaceData(x, labels, bases, z)
-
-
-# =========================================================================================
-# Linear separability, certified by a linear program
-# =========================================================================================
-
-@dataclass(frozen=True)
-class Separability:
-    """The answer of :func:`separability_lp`.
-
-    Attributes
-    ----------
-    separable : bool
-        The LP found a linear rule classifying every point with margin 1 (LP status 0).
-    status : int
-        ``scipy.optimize.linprog``'s status: 0 feasible, 2 infeasible (others: the solver did not decide).
-    message : str
-        The solver's message.
-    """
-
-    separable: bool
-    status: int
-    message: str
-
-    @property
-    def decided(self) -> bool:
-        """The LP ended feasible (0) or infeasible (2)."""
-        return self.status in (0, 2)
-
-
-def separability_lp(x, labels) -> Separability:
-    r"""Is there a linear rule ``argmax_k a_k . x + b_k`` that classifies every point?
-
-    Strict separation is homogeneous, so it exists iff the LP feasibility problem
-
-    .. math:: (a_y - a_l) \cdot x + b_y - b_l \ge 1 \quad \text{for every sample } (x, y),\ l \ne y
-
-    in the ``K (d + 1)`` unknowns ``(a_k, b_k)`` is feasible. Solved by ``linprog`` (HiGHS) with a
-    zero objective; the status is reported as the solver gives it, never assumed.
-
-    Parameters
-    ----------
-    x : array_like, shape (n, d)
-    labels : array_like of int, shape (n,)
-
-    Returns
-    -------
-    Separability
-    """
-    x = as_float_array(x, "x", ndim=2, shape_doc="(n, d)", dtype=np.float64)
-    labels = np.asarray(labels)
-    K = int(labels.max()) + 1 if labels.size else 0
-    labels = check_labels(labels, "labels", n_classes=max(K, 1), n_samples=x.shape[0])
-    n, d = x.shape
-    width = d + 1
-    xb = np.hstack([x, np.ones((n, 1))])               # (n, d+1): [x, 1] pairs with [a_k, b_k]
-    rows = []
-    for rival in range(K):
-        other = labels != rival
-        block = np.zeros((int(other.sum()), K * width))
-        idx = np.flatnonzero(other)
-        for s, i in enumerate(idx):
-            y = labels[i]
-            block[s, y * width:(y + 1) * width] = -xb[i]       # -(a_y . x + b_y) + (a_l . x + b_l) <= -1, l = rival
-            block[s, rival * width:(rival + 1) * width] = xb[i]
-        rows.append(block)
-    A = np.vstack(rows)
-    res = linprog(np.zeros(K * width), A_ub=A, b_ub=-np.ones(A.shape[0]), bounds=(None, None), method="highs")
-    return Separability(res.status == 0, int(res.status), str(res.message))
-
-
-# =========================================================================================
-# Coverage: 0 in the interior of the convex hull of the normalized own projections
-# =========================================================================================
-
-@dataclass(frozen=True)
-class Coverage:
-    """The answer of :func:`covered` (truthy when covered).
-
-    Attributes
-    ----------
-    covered : bool
-        0 lies in the interior of the convex hull of the normalized non-zero vectors.
-    rank : int
-        Rank of the non-zero vectors (must equal their dimension ``m``).
-    status : int
-        Status of the LP ``sum_j lambda_j u_j / |u_j| = 0, lambda >= 1`` (0 feasible, 2 infeasible;
-        -1 when the rank test already decided and no LP was run).
-    """
-
-    covered: bool
-    rank: int
-    status: int
-
-    def __bool__(self) -> bool:
-        return self.covered
-
-
-def covered(u, *, method: str = "lp") -> Coverage:
-    r"""Whether every direction of ``R^m`` has a vector ``u_j`` with ``u_j . z > 0``.
-
-    Equivalently (Gordan's alternative; docs/theory.md §7.3) 0 lies in the *interior* of the convex
-    hull of the ``u_j / |u_j|``: the vectors positively span ``R^m``, which holds iff they span
-    ``R^m`` (rank ``m``) and some strictly positive combination of them is 0. The second part is
-    the LP feasibility problem ``sum_j lambda_j u_j / |u_j| = 0``, ``lambda_j >= 1`` (scale-free, so
-    ``>= 1`` is ``> 0``). Zero vectors cover nothing and are dropped.
-
-    ``method="angles"`` (``m = 2`` only; ``"auto"`` uses it when ``m = 2`` and the LP otherwise)
-    decides the same question without an LP, a hundred times faster: in the plane the vectors cover
-    iff the largest gap between consecutive directions is ``< pi`` (status ``-2``).
-
-    Parameters
-    ----------
-    u : array_like, shape (N, m)
-        One vector per row (e.g. a class's own neurons projected on its subspace).
-    method : {"lp", "angles", "auto"}
-
-    Returns
-    -------
-    Coverage
-    """
-    if method not in ("lp", "angles", "auto"):
-        raise ValueError(f"method must be 'lp', 'angles' or 'auto'; got {method!r}")
-    u = as_float_array(u, "u", ndim=2, shape_doc="(N, m), one vector per row", dtype=np.float64)
-    if method == "angles" and u.shape[1] != 2:
-        raise ValueError(f"method='angles' decides coverage in the plane only; u has m = {u.shape[1]} columns: "
-                         f"use method='lp'")
-    m = u.shape[1]
-    norms = np.linalg.norm(u, axis=1)
-    u = u[norms > 0] / norms[norms > 0, None]
-    if u.shape[0] <= m:                                 # fewer than m + 1 vectors never positively span R^m
-        rank = int(np.linalg.matrix_rank(u)) if u.size else 0
-        return Coverage(False, rank, -1)
-    rank = int(np.linalg.matrix_rank(u))
-    if rank < m:
-        return Coverage(False, rank, -1)
-    if m == 2 and method in ("angles", "auto"):
-        t = np.sort(np.arctan2(u[:, 1], u[:, 0]))
-        gaps = np.diff(np.concatenate([t, [t[0] + 2 * np.pi]]))
-        return Coverage(bool(np.max(gaps) < np.pi), rank, -2)
-    res = linprog(np.zeros(u.shape[0]), A_eq=u.T, b_eq=np.zeros(m), bounds=(1, None), method="highs")
-    return Coverage(res.status == 0, rank, int(res.status))
 
 
 def projections(params: MLPParams, bases, N: int) -> np.ndarray:
@@ -356,26 +221,6 @@ def data_coverage(x, labels, params: MLPParams, N: int) -> np.ndarray:
     own = h.reshape(x.shape[0], K, N)[np.arange(x.shape[0]), labels]  # (n, N): own pre-activations
     best = own.max(axis=1)
     return np.array([best[labels == y].min() if np.any(labels == y) else np.nan for y in range(K)])
-
-
-def wendel(N: int, m: int) -> float:
-    r"""Wendel's probability that 0 is *not* in the convex hull of ``N`` random points in ``R^m``.
-
-    For points drawn independently from a distribution symmetric about 0 and in general position
-    (e.g. Gaussian)::
-
-        P(0 not in conv) = 2^{1-N} sum_{k=0}^{m-1} C(N-1, k)
-
-    (Wendel 1962; derived in docs/theory.md §7.4). It is 1 for ``N <= m``.
-    """
-    N = check_positive_int(N, "N")
-    m = check_positive_int(m, "m")
-    return math.fsum(math.comb(N - 1, k) for k in range(m)) / 2.0 ** (N - 1)
-
-
-def coverage_probability(N: int, m: int) -> float:
-    """``1 - wendel(N, m)``: probability that ``N`` Gaussian neurons cover ``R^m`` (0 in the interior of their hull)."""
-    return 1.0 - wendel(N, m)
 
 
 # =========================================================================================
@@ -477,12 +322,13 @@ class SubspaceRun:
     params : MLPParams
         The final weights.
     history : History
-        Every step (0 = initial weights): ``loss``, ``accuracy``, and ``speed = lr |d~l/dW|`` (the
-        length of the step taken from there; 0 at a zero hinge loss, where ``delta = 0``).
+        Every ``record_every`` steps (default every step; 0 = initial weights) and at the last:
+        ``loss``, ``accuracy``, and ``speed = lr |d~l/dW|`` (the length of the step taken from there;
+        0 at a zero hinge loss, where ``delta = 0``).
     geometry : History
-        Every ``coverage_every`` steps and at the last: ``covered`` (number of covered classes),
-        ``covered_<k>`` (0/1), ``data_coverage_<k>``, ``own_norm`` and ``foreign_norm`` (mean length of
-        the projections ``U_y^T w_{k,j}``, own ``k = y`` and foreign ``k != y``).
+        Every ``coverage_every`` steps and at the last (:func:`subspace_geometry`): ``covered`` (number
+        of covered classes), ``covered_<k>`` (0/1), ``data_coverage_<k>``, ``own_norm`` and
+        ``foreign_norm`` (mean length of the projections ``U_y^T w_{k,j}``, own ``k = y`` and foreign ``k != y``).
     stopped : str
         ``"zero_loss"`` (hinge loss exactly 0) or ``"steps"``.
     zero_loss_step : int or None
@@ -509,13 +355,53 @@ class SubspaceRun:
         return self.history.step[-1]
 
 
+def subspace_geometry(params: MLPParams, data: SubspaceData, N: int) -> tuple[dict, bool]:
+    r"""One geometry record of :func:`subspace_descent`: coverage and projection norms of ``params``.
+
+    The projections ``U_y^T w_{k,j}`` are computed once and shared by the coverage tests and the norms.
+
+    Returns
+    -------
+    record : dict
+        ``covered`` (number of covered classes), ``covered_<k>`` (0/1), ``data_coverage_<k>``
+        (:func:`data_coverage`), ``own_norm`` and ``foreign_norm`` (mean length of the projections,
+        own ``k = y`` and foreign ``k != y``).
+    all_covered : bool
+        Every class covered (:func:`covered`, ``method="auto"``).
+    """
+    K = data.K
+    P = projections(params, data.bases, N)
+    cov = [covered(P[y][y], method="auto") for y in range(K)]
+    own = [np.linalg.norm(P[y][y], axis=1).mean() for y in range(K)]
+    foreign = [np.linalg.norm(np.delete(P[y], y, axis=0), axis=2).mean() for y in range(K)]
+    dc = data_coverage(data.x, data.labels, params, N)
+    record = dict(covered=sum(c.covered for c in cov), own_norm=float(np.mean(own)),
+                  foreign_norm=float(np.mean(foreign)),
+                  **{f"covered_{k}": float(cov[k].covered) for k in range(K)},
+                  **{f"data_coverage_{k}": dc[k] for k in range(K)})
+    return record, all(c.covered for c in cov)
+
+
+#: Bytes one recorded value costs in a :class:`History` (a float object and its list slot), and one
+#: record's step; :func:`subspace_descent` refuses runs whose records would exceed
+#: :data:`MAX_RECORD_BYTES` instead of running until memory ends them.
+_VALUE_BYTES, _STEP_BYTES = 32, 36
+MAX_RECORD_BYTES = 2**30
+
+
+def _check_keep(keep_weights) -> set:
+    if isinstance(keep_weights, (str, bytes)) or not hasattr(keep_weights, "__iter__"):
+        raise TypeError(f"keep_weights must be a sequence of step numbers (ints >= 0); got {keep_weights!r}")
+    return {check_positive_int(k, f"keep_weights[{i}]", minimum=0) for i, k in enumerate(keep_weights)}
+
+
 def subspace_descent(data: SubspaceData, params0: MLPParams, ste, staircase: Staircase, *, lr: float,
                      steps: int, loss: str = "hinge", margin: float | None = None, coverage_every: int = 10,
-                     activation: Callable | None = None, keep_weights=()) -> SubspaceRun:
+                     record_every: int = 1, activation: Callable | None = None, keep_weights=()) -> SubspaceRun:
     r"""Full-batch coarse gradient descent with a fixed step on the orthogonal-subspace model.
 
     ``W <- W - lr d~l/dW`` with the coarse gradient of :func:`coarsegrad.nets.mlp_coarse_grad`
-    (second layer frozen; ``b`` kept at 0: its gradient is discarded). The loss is the batch mean
+    (second layer frozen; ``b = 0`` throughout: its gradient is discarded). The loss is the batch mean
     of :func:`coarsegrad.nets.mlp_loss`; with ``loss="hinge"`` the run stops at the first step
     where it is exactly 0 (a global minimum: every point classified with the margin).
 
@@ -523,18 +409,25 @@ def subspace_descent(data: SubspaceData, params0: MLPParams, ste, staircase: Sta
     ----------
     data : SubspaceData
     params0 : MLPParams
-        Initial weights (not modified); ``V`` should be :func:`group_indicator`, ``b = c = 0``.
+        Initial weights (not modified); ``V`` should be :func:`group_indicator`, ``c`` is kept as
+        given, and ``b`` must be 0 (the model has no first-layer bias: a non-zero ``b`` is an error,
+        not silently dropped).
     ste : str, STE, (name, mu, mu_prime) or (mu, mu_prime)
     staircase : Staircase
     lr : float
-        Fixed step ``> 0``.
+        Fixed step ``> 0``. A run whose weights become non-finite or exceed
+        :data:`coarsegrad._checks.DIVERGENCE_BOUND` raises ``FloatingPointError`` naming ``lr``.
     steps : int
         Largest number of steps.
     loss : {"hinge", "cross_entropy", "squared"}
     margin : float, optional
         The hinge's margin (default ``staircase.alpha``).
     coverage_every : int
-        Stride of the geometry records (coverage needs one LP per class).
+        Stride of the geometry records (coverage needs one LP per class when ``d_k >= 3``).
+    record_every : int
+        Stride of the per-step records (``history``); the first and last steps are always recorded.
+        Records are kept in memory (about 36 + 32 bytes per value): a run whose records would exceed
+        :data:`MAX_RECORD_BYTES` is refused up front, naming these strides.
     activation : callable, optional
         Replaces ``sigma`` in the forward pass (then the coarse gradient with the matching STE is
         the gradient of the smooth network).
@@ -554,13 +447,26 @@ def subspace_descent(data: SubspaceData, params0: MLPParams, ste, staircase: Sta
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     steps = check_positive_int(steps, "steps", minimum=0)
     coverage_every = check_positive_int(coverage_every, "coverage_every")
+    record_every = check_positive_int(record_every, "record_every")
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
     margin = staircase.alpha if margin is None else check_real(margin, "margin", low=0.0, low_open=True)
+    keep = _check_keep(keep_weights)
     K = data.K
     if params.V.shape[0] != K or params.W.shape[0] % K:
         raise ValueError(f"params has {params.V.shape[0]} outputs and {params.W.shape[0]} neurons; the model needs "
                          f"K = {K} outputs and N neurons per class (W of shape (K N, d)): use subspace_init")
+    if np.any(params.b != 0):
+        raise ValueError(f"params0.b has {int(np.count_nonzero(params.b))} non-zero entries; the subspace model has no "
+                         f"first-layer bias (b = 0 throughout, SPEC §8): pass params0._replace(b=0 * params0.b)")
+    records = steps // record_every + 2
+    geometry_records = steps // coverage_every + 2
+    need = (records * (_STEP_BYTES + 3 * _VALUE_BYTES) + geometry_records * (_STEP_BYTES + (3 + 2 * K) * _VALUE_BYTES)
+            + sum(k <= steps for k in keep) * params.W.nbytes)
+    if need > MAX_RECORD_BYTES:
+        raise ValueError(f"steps = {steps} would keep ~{need / 2**30:.1f} GiB of records (record_every = "
+                         f"{record_every}, coverage_every = {coverage_every}, {len(keep)} kept weights); the limit is "
+                         f"{MAX_RECORD_BYTES / 2**30:.0f} GiB: pass a larger record_every and coverage_every")
     N = params.W.shape[0] // K
     labels = data.labels
     W = np.array(params.W, copy=True)
@@ -568,20 +474,7 @@ def subspace_descent(data: SubspaceData, params0: MLPParams, ste, staircase: Sta
     grads = MLPParams(*(np.empty_like(a) for a in params))
     history, geometry = History(), History()
     zero_step = t_star = None
-    keep = {int(k) for k in keep_weights}
     kept = {}
-
-    def record_geometry(t, p):
-        cov = class_coverage(p, data.bases, N, method="auto")
-        P = projections(p, data.bases, N)
-        own = [np.linalg.norm(P[y][y], axis=1).mean() for y in range(K)]
-        foreign = [np.linalg.norm(np.delete(P[y], y, axis=0), axis=2).mean() for y in range(K)]
-        dc = data_coverage(x, labels, p, N)
-        geometry.record(t, covered=sum(c.covered for c in cov), own_norm=float(np.mean(own)),
-                        foreign_norm=float(np.mean(foreign)),
-                        **{f"covered_{k}": float(cov[k].covered) for k in range(K)},
-                        **{f"data_coverage_{k}": dc[k] for k in range(K)})
-        return all(c.covered for c in cov)
 
     stopped = "steps"
     for t in range(steps + 1):
@@ -591,20 +484,26 @@ def subspace_descent(data: SubspaceData, params0: MLPParams, ste, staircase: Sta
         fwd = mlp_forward(x, p, staircase, activation=activation, validate=False)
         value, delta = mlp_loss(fwd.f, labels, loss, margin=margin, validate=False)
         mlp_coarse_grad(x, p, fwd, delta, ste, staircase, freeze_second_layer=True, validate=False, out=grads)
-        history.record(t, loss=value, accuracy=accuracy(fwd.f, labels), speed=lr * float(np.linalg.norm(grads.W)))
         done = loss == "hinge" and value == 0.0
-        if t % coverage_every == 0 or done or t == steps:
-            if record_geometry(t, p) and t_star is None:
+        last = done or t == steps
+        if t % record_every == 0 or last:
+            history.record(t, loss=value, accuracy=accuracy(fwd.f, labels), speed=lr * float(np.linalg.norm(grads.W)))
+        if t % coverage_every == 0 or last:
+            record, all_covered = subspace_geometry(p, data, N)
+            geometry.record(t, **record)
+            if all_covered and t_star is None:
                 t_star = t
         if done:
             zero_step, stopped = t, "zero_loss"
             break
         if t == steps:
             break
-        W -= lr * grads.W                                   # b's gradient is discarded: b stays 0 (SPEC §8)
+        with np.errstate(over="ignore", invalid="ignore"):     # checked just below, with one clear error
+            W -= lr * grads.W                                   # b's gradient is discarded: b stays 0 (SPEC §8)
+        check_iterates([W], driver="subspace_descent", step=t + 1, option="lr", value=lr)
     final = MLPParams(W, zeros_b.copy(), params.V.copy(), params.c.copy())
     settings = dict(ste=ste.name, staircase=dict(bits=staircase.bits, alpha=staircase.alpha,
                                                  convention=staircase.convention),
-                    lr=lr, steps=steps, loss=loss, margin=margin, coverage_every=coverage_every, K=K, N=N,
-                    dims=list(data.dims), n=int(x.shape[0]))
+                    lr=lr, steps=steps, loss=loss, margin=margin, coverage_every=coverage_every,
+                    record_every=record_every, K=K, N=N, dims=list(data.dims), n=int(x.shape[0]))
     return SubspaceRun(final, history, geometry, stopped, zero_step, t_star, settings, kept)

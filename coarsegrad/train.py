@@ -20,20 +20,21 @@ callback (the CLI passes one that writes to stderr).
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
 
-from ._checks import as_float_array, check_labels, check_positive_int, check_real, make_rng
+from ._checks import as_float_array, check_iterates, check_labels, check_positive_int, check_real, make_rng
 from .alpha import get_alpha_rule
 from .estimators import cosine
+from .history import History
 from .nets import (LOSSES, MLPParams, _check_mlp, mlp_alpha_grad, mlp_coarse_grad, mlp_forward, mlp_loss,
                    ts_coarse_grad, ts_forward, ts_loss)
-from .population import Teacher, expected_coarse_grad, population_grad, population_loss
+from .population import Teacher, loss_and_expected_coarse_grad, population_grad
 from .population.alpha import ALPHA_FLOOR
-from .population.geometry import _column_norms
-from .population.teacher import _check_student
+from .population.teacher import check_student as _check_student
+from .provenance import BLAS_THREAD_VARS, RUN_BLAS_THREADS, blas_threads
 from .quant import Staircase
 from .ste import check_staircase, get_ste
 
@@ -103,39 +104,6 @@ class SGD:
         return asdict(self)
 
 
-@dataclass
-class History:
-    """What a training run recorded.
-
-    Attributes
-    ----------
-    step : list of int
-        Iteration (``population_descent``, ``ts_sgd``) or epoch (``mlp_train``) of each record.
-    values : dict of str -> list of float
-        One list per recorded quantity, aligned with ``step`` (``loss``, ``accuracy``, ...).
-    stopped : str
-        Why the run ended (``"steps"``, ``"tolerance"``, ``"epochs"``).
-    """
-
-    step: list = field(default_factory=list)
-    values: dict = field(default_factory=dict)
-    stopped: str = ""
-
-    def record(self, step: int, **values) -> None:
-        """Append one record."""
-        self.step.append(int(step))
-        for key, value in values.items():
-            self.values.setdefault(key, []).append(float(value))
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        """``history["loss"]`` as an array."""
-        return np.asarray(self.values[key])
-
-    def as_dict(self) -> dict:
-        """Plain lists, ready for JSON."""
-        return {"step": list(self.step), **{k: list(v) for k, v in self.values.items()}, "stopped": self.stopped}
-
-
 # =========================================================================================
 # Teacher-student model
 # =========================================================================================
@@ -164,7 +132,8 @@ def population_descent(teacher: Teacher, W0, ste, *, lr: float, steps: int, v0=N
         Initial first layer.
     ste : str, STE or (mu, mu_prime)
     lr : float
-        Step size ``eta > 0``.
+        Step size ``eta > 0``. Weights that become non-finite or explode (beyond
+        :data:`coarsegrad._checks.DIVERGENCE_BOUND`, 1e150) raise ``FloatingPointError`` naming ``lr``.
     steps : int
         Maximum number of iterations.
     v0 : array_like, shape (p,), optional
@@ -197,14 +166,15 @@ def population_descent(teacher: Teacher, W0, ste, *, lr: float, steps: int, v0=N
     tol = check_real(tol, "tol", low=0.0)
     ste = get_ste(ste)
     history = History()
-    f0 = population_loss(teacher, v, W)
-    f = f0
+    f0 = None
     for t in range(steps + 1):
+        # f and E g at the current point from one computation of the moments (shared by the stopping test,
+        # the record and the step); the last point's E g is computed too, unused unless recorded.
+        f, Eg_v, Eg_W = loss_and_expected_coarse_grad(teacher, v, W, ste)
+        f0 = f if f0 is None else f0
         converged = tol > 0 and f <= tol * f0
         done = converged or t == steps
         recording = done or t % record_every == 0
-        if not done or (recording and record_cosine):
-            Eg_v, Eg_W = expected_coarse_grad(teacher, v, W, ste)       # once per step, shared by both uses
         if recording:
             extra = {"cosine": cosine(Eg_W, population_grad(teacher, v, W)[1])} if record_cosine else {}
             history.record(t, loss=f, **extra)
@@ -217,10 +187,7 @@ def population_descent(teacher: Teacher, W0, ste, *, lr: float, steps: int, v0=N
             W -= lr * Eg_W
             if train_v:
                 v -= lr * Eg_v
-        if not (np.all(np.isfinite(_column_norms(W))) and np.all(np.isfinite(v))):
-            raise FloatingPointError(f"population_descent diverged at step {t + 1} (the weights overflowed); "
-                                     f"lower lr (now {lr})")
-        f = population_loss(teacher, v, W)
+        check_iterates([W, v], driver="population_descent", step=t + 1, option="lr", value=lr)
     return v, W, history
 
 
@@ -330,7 +297,9 @@ def mlp_train(x, labels, params0: MLPParams, ste, staircase: Staircase, sgd: SGD
         The STE; with ``activation`` set, pass the matching derivative.
     staircase : Staircase
     sgd : SGD
-        Step size, epochs, batch size, momentum and schedule.
+        Step size, epochs, batch size, momentum and schedule. Weights (or a learned ``alpha``) that
+        become non-finite or explode (beyond 1e150; float32: 1.8e15) raise ``FloatingPointError``
+        naming the step size.
     seed : int, SeedSequence or Generator
         Shuffling order.
     loss : {"cross_entropy", "squared"}
@@ -380,10 +349,15 @@ def mlp_train(x, labels, params0: MLPParams, ste, staircase: Staircase, sgd: SGD
         alpha_ratio = (sgd.lr if alpha_lr is None else check_real(alpha_lr, "alpha_lr", low=0.0)) / sgd.lr
         params.append(np.array([staircase.alpha]))              # trained by the same loop, as a 5th parameter
 
+    epoch_now = [1]                                               # the epoch being trained (set by evaluate)
+
     def current_staircase():
         if rule is None:
             return staircase
         np.maximum(params[4], ALPHA_FLOOR, out=params[4])        # projected step: alpha stays positive
+        # alpha diverges inside an epoch, before _sgd's end-of-epoch check: the same error, here
+        check_iterates([params[4]], driver="training", step=epoch_now[0], option="the step size lr (and alpha_lr)",
+                       value=sgd.lr, unit="epoch")
         return staircase.with_alpha(float(params[4][0]))
     if eval_data is not None:
         x_test, y_test = _eval_pair(eval_data, "(x_test, labels_test)")
@@ -408,6 +382,7 @@ def mlp_train(x, labels, params0: MLPParams, ste, staircase: Staircase, sgd: SGD
     running = []
 
     def evaluate(epoch):
+        epoch_now[0] = epoch + 1                                  # the batches after this record train epoch + 1
         p = MLPParams(*params[:4])
         stair = current_staircase()
         if train_metrics == "running" and running:
@@ -470,9 +445,8 @@ def _sgd(params: list, grads: Callable, n_samples: int, sgd: SGD, *, seed, evalu
                         u += g                                # u <- beta u + lr_t g
                         g = u
                     p -= g
-        if not all(np.all(np.isfinite(p)) for p in params):
-            raise FloatingPointError(f"training diverged in epoch {epoch + 1} (the weights overflowed); "
-                                     f"lower the step size (now lr = {sgd.lr})")
+        check_iterates(params, driver="training", step=epoch + 1, option="the step size lr", value=sgd.lr,
+                       unit="epoch")
         record = evaluate(epoch + 1)
         if not np.isfinite(record["loss"]):
             raise FloatingPointError(f"training diverged in epoch {epoch + 1} (loss = {record['loss']}); "
@@ -488,9 +462,11 @@ def _sgd(params: list, grads: Callable, n_samples: int, sgd: SGD, *, seed, evalu
 # Sweeps on any executor
 # =========================================================================================
 
-#: BLAS thread variables set to 1 in worker processes: a pool of N processes each running
-#: multithreaded BLAS on N cores oversubscribes them (measured: 2.4x slower on 2 cores).
-_BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+#: BLAS thread variables set to :data:`~coarsegrad.provenance.RUN_BLAS_THREADS` (1) in worker
+#: processes: a pool of N processes each running multithreaded BLAS on N cores oversubscribes them
+#: (measured: 2.4x slower on 2 cores). Runs in this process get the same count through
+#: :func:`_run_here`, so a run's numbers do not depend on where it ran (docs/testing.md).
+_BLAS_THREAD_VARS = BLAS_THREAD_VARS
 
 #: Seconds a fresh pool costs before it computes (interpreters, numpy, coarsegrad and matplotlib
 #: imports in each worker): measured 2.6 s on an idle 2-core machine, 3.8-4.6 s on a loaded one.
@@ -502,6 +478,20 @@ def _pool_pays(seconds_per_run: float, remaining: int, workers: int) -> bool:
     """Whether a fresh pool of ``workers`` beats running ``remaining`` runs here: ``R t (1 - 1/P) > start``."""
     workers = min(workers, remaining)
     return workers > 1 and seconds_per_run * remaining * (1 - 1 / workers) > POOL_START_SECONDS
+
+
+def _run_here(fn: Callable, task):
+    """``fn(task)`` in this process with the BLAS threads of a worker (:data:`RUN_BLAS_THREADS`).
+
+    Why: OpenBLAS rounds differently with 1 and 2 threads (measured with OpenBLAS 0.3.31, Haswell
+    kernel: float32 GEMM of MNIST's shapes differs by a few ulps, float64 dot/GEMV of long vectors
+    too), and a training run amplifies it (MNIST's accuracies moved by up to 0.45 points between a
+    run here and one in a worker). Fixing the count per run makes ``--workers`` irrelevant to the
+    numbers. Needs threadpoolctl; without it this process keeps its own count (see
+    :func:`coarsegrad.provenance.blas_threads`).
+    """
+    with blas_threads(RUN_BLAS_THREADS):
+        return fn(task)
 
 
 def _watch_parent(parent: int) -> None:
@@ -526,7 +516,8 @@ def _watch_parent(parent: int) -> None:
 
 def process_pool(workers: int | None = None):
     """A ``ProcessPoolExecutor`` whose workers start fresh ("spawn") with single-threaded BLAS
-    and exit by themselves when this process dies (even by ``SIGKILL``).
+    (:data:`~coarsegrad.provenance.RUN_BLAS_THREADS`, set in their environment before they import
+    NumPy) and exit by themselves when this process dies (even by ``SIGKILL``).
 
     Parameters
     ----------
@@ -545,7 +536,7 @@ def process_pool(workers: int | None = None):
         raise ValueError(f"workers = {workers} processes on {os.cpu_count()} cores would only compete for them; "
                          f"use at most {4 * (os.cpu_count() or 1) + 60} (one per core is fastest)")
     saved = {k: os.environ.get(k) for k in _BLAS_THREAD_VARS}
-    os.environ.update({k: "1" for k in _BLAS_THREAD_VARS})
+    os.environ.update({k: str(RUN_BLAS_THREADS) for k in _BLAS_THREAD_VARS})
     try:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_watch_parent, initargs=(os.getpid(),))
@@ -584,8 +575,10 @@ def run_sweep(fn: Callable, tasks, *, executor=None, workers: int | None = None)
     Returns
     -------
     list
-        ``fn(task)`` for each task, in order; every run gets exactly its task, so results do
-        not depend on the executor (docs/performance.md: bit-for-bit with the same BLAS threads).
+        ``fn(task)`` for each task, in order; every run gets exactly its task and, here or in a
+        :func:`process_pool` worker, :data:`~coarsegrad.provenance.RUN_BLAS_THREADS` BLAS threads
+        (with threadpoolctl installed), so results do not depend on ``workers``: bit for bit.
+        A given ``executor`` runs ``fn`` with whatever BLAS threads its processes have.
     """
     import time
     tasks = list(tasks)
@@ -594,17 +587,17 @@ def run_sweep(fn: Callable, tasks, *, executor=None, workers: int | None = None)
     if workers is not None:
         workers = check_positive_int(workers, "workers")
     if workers == 1 or len(tasks) <= 1:
-        return [fn(task) for task in tasks]
+        return [_run_here(fn, task) for task in tasks]
     results = []
     if workers is None:
         start = time.perf_counter()
-        results.append(fn(tasks[0]))
+        results.append(_run_here(fn, tasks[0]))
         workers = os.cpu_count() or 1
         if not _pool_pays(time.perf_counter() - start, len(tasks) - 1, workers):
-            return results + [fn(task) for task in tasks[1:]]
+            return results + [_run_here(fn, task) for task in tasks[1:]]
     rest = tasks[len(results):]
     workers = min(workers, len(rest))
     if workers == 1:
-        return results + [fn(task) for task in rest]
+        return results + [_run_here(fn, task) for task in rest]
     with process_pool(workers) as pool:
         return results + list(pool.map(fn, rest))

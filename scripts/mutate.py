@@ -13,7 +13,12 @@ moved: update the triple).
     python scripts/mutate.py --timeout 600
 
 Exit status 0 when every mutation is caught (or listed in EQUIVALENT with a reason), 1 otherwise.
-Not a CI step: about 11 minutes on 2 cores. The tests are run with ``-x -m "not slow"``.
+Not a CI step: about 20 minutes on 2 cores. The tests are run with ``-x -m "not slow"``. The mutations
+of issue 17 (certificates, subspaces, divergence, alpha, claims 11/13, CLI errors), about 10 minutes::
+
+    python scripts/mutate.py -k separability_lp covered "gaussian subspace" wendel coverage_probability "t*:" \
+        subspace_descent subspace_init "own norm" check_iterates end-of-epoch "joint alpha" "claim 13" \
+        "rule min" "claim 11" cli:
 """
 from __future__ import annotations
 
@@ -40,6 +45,9 @@ class Mutation:
 
 
 POP = "coarsegrad/population"
+CLAIMS = "coarsegrad/claims"
+SUB = "coarsegrad/subspaces.py"
+CERT = "coarsegrad/certificates.py"
 T_QUANT = ("tests/test_quant.py",)
 T_STE = ("tests/test_ste.py",)
 T_NETS = ("tests/test_nets.py",)
@@ -52,6 +60,16 @@ T_RULES = ("tests/test_train_rules.py",)
 T_CLAIMS = ("tests/test_claims.py", "-k",
             "fails or check or fold or resolution or oracles or passes_at_quick or atlas or finding_F1")
 T_EST = ("tests/test_estimators.py",)
+T_SUB = "tests/test_subspaces.py"
+T_SEP = (T_SUB, "-k", "separab")
+T_COV = (T_SUB, "-k", "coverage")
+T_WENDEL = (T_SUB, "-k", "wendel")
+T_DESCENT = (T_SUB, "-k", "descent or t_star or geometry or subspace_init or gaussian")
+T_DIVERGE = ("tests/test_train.py", "-k", "iterates or exploding or sane or diverg")
+T_ALPHA = ("tests/test_alpha.py",)
+T_POP_ALPHA = ("tests/test_population_alpha.py",)
+T_CLAIM13 = ("tests/test_claims.py", "-k", "13 or alpha")
+T_CLI_ERRORS = ("tests/test_cli.py", "-k", "internal or debug or validation_layer or divergence")
 
 MUTATIONS = [
     # --- the staircase: kink values and intervals
@@ -145,21 +163,21 @@ MUTATIONS = [
     Mutation("population_descent: train_v ignored", "coarsegrad/train.py",
              "                v -= lr * Eg_v", "                v -= 0.0 * Eg_v", T_RULES),
     # --- claims: NaN evidence, folds, thresholds
-    Mutation("Check: non-finite evidence not failed", "coarsegrad/claims.py",
+    Mutation("Check: non-finite evidence not failed", f"{CLAIMS}/_core.py",
              "        if not self.finite:\n            return False\n", "", T_CLAIMS),
-    Mutation("claim 4: Python max fold", "coarsegrad/claims.py",
+    Mutation("claim 4: Python max fold", f"{CLAIMS}/teacher_student.py",
              'Check("max ||FD - grad f|| / ||grad f||", float(np.max(worst)), "<", FD_RTOL)',
              'Check("max ||FD - grad f|| / ||grad f||", max(worst), "<", FD_RTOL)', T_CLAIMS),
-    Mutation("claim 6: Python min fold", "coarsegrad/claims.py",
+    Mutation("claim 6: Python min fold", f"{CLAIMS}/teacher_student.py",
              "mins = {ste: float(np.min(np.concatenate(c))) if counted[ste] else np.inf for ste, c in cosines.items()}",
              "mins = {ste: min(np.concatenate(c), default=np.inf) for ste, c in cosines.items()}", T_CLAIMS),
-    Mutation("claim 5: compares E g with itself", "coarsegrad/claims.py",
+    Mutation("claim 5: compares E g with itself", f"{CLAIMS}/teacher_student.py",
              "            exact = expected_coarse_grad(teacher, v, W, ste)[1].ravel()\n",
              "            exact = mc.mean\n", T_CLAIMS),
-    Mutation("ClaimResult: any instead of all", "coarsegrad/claims.py",
+    Mutation("ClaimResult: any instead of all", f"{CLAIMS}/_core.py",
              "return all(c.passed for c in self.checks if c.passed is not None)",
              "return any(c.passed for c in self.checks if c.passed is not None)", T_CLAIMS),
-    Mutation("claim 1: definition uses z >= t", "coarsegrad/claims.py",
+    Mutation("claim 1: definition uses z >= t", f"{CLAIMS}/staircase.py",
              "(z[:, None] > t[None, :]).sum(axis=1)", "(z[:, None] >= t[None, :]).sum(axis=1)", T_CLAIMS),
     # --- estimators the claims rely on
     Mutation("z_scores: stderr doubled", "coarsegrad/estimators.py",
@@ -167,6 +185,84 @@ MUTATIONS = [
     Mutation("cosine: sign flipped", "coarsegrad/estimators.py",
              "return float(np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b)))",
              "return float(-np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b)))", T_CLAIMS),
+    # --- issue 17: the newest code (subspaces, train drivers, alpha, population/alpha, claims 11 and 13)
+    Mutation("separability_lp: bias column zeroed", CERT,
+             "xb = np.hstack([xs, np.ones((n, 1))])", "xb = np.hstack([xs, np.zeros((n, 1))])", T_SEP),
+    Mutation("separability_lp: data not normalized", CERT,
+             "    xs, lossy = _normalized(x)\n", "    xs, lossy = x, False\n", T_SEP),
+    Mutation("separability_lp: infeasible trusted after a lossy scaling", CERT,
+             "        if not lossy:\n            return Separability(False, 2, message, True)",
+             "        if True:\n            return Separability(False, 2, message, True)", T_SEP),
+    Mutation("separability_lp: any status 2 read as infeasible (HiGHS model error)", CERT,
+             "if res.status == 2 and message.startswith(_INFEASIBLE):", "if res.status == 2:",
+             (T_SUB, "-k", "separab", "tests/test_invariance_subspaces.py", "-k", "separab or scaling")),
+    Mutation("covered 2-D: < pi made <= pi", CERT,
+             "return bool(np.max(gaps) < np.pi)", "return bool(np.max(gaps) <= np.pi)", T_COV),
+    Mutation("covered: rank test removed", CERT,
+             "    if rank < m:\n        return Coverage(False, rank, -1, True,",
+             "    if False:\n        return Coverage(False, rank, -1, True,", T_COV),
+    Mutation("covered: rows normalized by their norm alone (under/overflow)", CERT,
+             "    v = u[big > 0] / big[big > 0, None]", "    v = u[big > 0]", T_COV),
+    Mutation("covered LP: lambda >= 1 formulation without certificates", CERT,
+             "    ok, decided, message = _cover_one_lp(u)\n",
+             "    res = linprog(np.zeros(u.shape[0]), A_eq=u.T, b_eq=np.zeros(m), bounds=(1, None), method='highs')\n"
+             "    return Coverage(res.status == 0, rank, int(res.status))\n    ok, decided, message = _cover_one_lp(u)\n",
+             T_COV),
+    Mutation("covered: certificate slack 1e5 times rounding", CERT,
+             "return 2.0 * (m + 2) * _EPS * math.sqrt(m)", "return 2e5 * (m + 2) * _EPS * math.sqrt(m)", T_COV),
+    Mutation("covered 2-D: gaps near pi from rounded angles (no cross product)", CERT,
+             "near = np.flatnonzero(np.abs(gaps - np.pi) <= 1e-9)", "near = np.flatnonzero(np.abs(gaps - np.pi) < 0)", T_COV),
+    Mutation("gaussian subspace data without 1/sqrt(d_k)", SUB,
+             "                g /= np.sqrt(m)", "                g /= 1.0", T_DESCENT),
+    Mutation("wendel: exact sum off by one", CERT,
+             "return sum(math.comb(N - 1, k) for k in range(m)) / 2 ** (N - 1)",
+             "return sum(math.comb(N - 1, k) for k in range(m + 1)) / 2 ** (N - 1)", T_WENDEL),
+    Mutation("wendel: binomial tail off by one (large N)", CERT,
+             "return float(binom.cdf(m - 1, N - 1, 0.5))", "return float(binom.cdf(m, N - 1, 0.5))", T_WENDEL),
+    Mutation("coverage_probability: upper tail off by one (large N)", CERT,
+             "return float(binom.sf(m - 1, N - 1, 0.5))", "return float(binom.sf(m, N - 1, 0.5))", T_WENDEL),
+    Mutation("t*: 2 of 3 classes covered", SUB,
+             "return record, all(c.covered for c in cov)", "return record, sum(c.covered for c in cov) >= K - 1",
+             T_DESCENT),
+    Mutation("t*: the last covered step", SUB,
+             "if all_covered and t_star is None:", "if all_covered:", T_DESCENT),
+    Mutation("subspace_descent: divergence not checked", SUB,
+             "        check_iterates([W], driver=\"subspace_descent\", step=t + 1, option=\"lr\", value=lr)\n", "",
+             T_DESCENT),
+    Mutation("subspace_descent: non-zero b silently replaced by 0", SUB,
+             "    if np.any(params.b != 0):", "    if False:", T_DESCENT),
+    Mutation("subspace_descent: record_every ignored", SUB,
+             "        if t % record_every == 0 or last:", "        if True:", T_DESCENT),
+    Mutation("subspace_init: scale ignored", SUB,
+             "W = scale * rng.standard_normal((K * N, d))", "W = rng.standard_normal((K * N, d))", T_DESCENT),
+    Mutation("geometry: own norm of another class", SUB,
+             "own = [np.linalg.norm(P[y][y], axis=1).mean() for y in range(K)]",
+             "own = [np.linalg.norm(P[y][0], axis=1).mean() for y in range(K)]", T_DESCENT),
+    Mutation("check_iterates: only non-finite counts as divergence", "coarsegrad/_checks.py",
+             "        if not big <= bound:", "        if not np.isfinite(big):", T_DIVERGE),
+    Mutation("SGD: end-of-epoch divergence check removed", "coarsegrad/train.py",
+             "        check_iterates(params, driver=\"training\", step=epoch + 1,",
+             "        (dict(driver=\"training\", step=epoch + 1,", T_DIVERGE),
+    Mutation("joint alpha update: sign flipped", f"{POP}/alpha.py",
+             "alpha - lr_alpha * Eg_a", "alpha + lr_alpha * Eg_a", T_POP_ALPHA + T_CLAIM13),
+    # (the stability run at 4 bits: in the joint runs of the quick preset, bits 1, L^2 = 1 and the step is the same)
+    Mutation("claim 13: alpha step not divided by L^2", f"{CLAIMS}/alpha.py",
+             '"ae", lr=lr, lr_alpha=lr / teacher.staircase.L**2,', '"ae", lr=lr, lr_alpha=lr,', T_CLAIM13),
+    Mutation("alpha rule min: jumps at alpha instead of L alpha", "coarsegrad/alpha.py",
+             "return np.array([0.0, _top(staircase, dtype)]), np.array([1.0, staircase.L - 1.0])",
+             "return np.array([0.0, np.dtype(dtype).type(staircase.alpha)]), np.array([1.0, staircase.L - 1.0])",
+             T_ALPHA),
+    Mutation("cli: a library ValueError/TypeError shown as bad input (exit 2)", "coarsegrad/cli.py",
+             "    except UsageError as exc:", "    except (UsageError, ValueError, TypeError) as exc:", T_CLI_ERRORS),
+    Mutation("cli: COARSEGRAD_DEBUG ignored", "coarsegrad/cli.py",
+             "        if debug:                      # the traceback too", "        if False:", T_CLI_ERRORS),
+    Mutation("cli: divergence reported as an internal error", "coarsegrad/cli.py",
+             "    except (FloatingPointError, OverflowError) as exc:", "    except (OverflowError,) as exc:",
+             T_CLI_ERRORS),
+    Mutation("claim 11: success at accuracy 1 without hinge loss 0", f"{CLAIMS}/subspaces.py",
+             "                ok, train_acc = succeeded(run, data, stair)\n",
+             "                _, train_acc = succeeded(run, data, stair)\n                ok = train_acc == 1.0\n",
+             (T_SUB, "-k", "claim_11")),
 ]
 
 #: Mutations shown to be equivalent (no test can catch them), name -> reason (docs/testing.md).
@@ -180,8 +276,13 @@ EQUIVALENT: dict[str, str] = {
 
 
 def _copy_tree(dst: Path) -> None:
-    ignore = shutil.ignore_patterns(".git", "__pycache__", "*.egg-info", ".pytest_cache", ".hypothesis", "figures",
-                                    "benchmarks", "*.pdf", "*.png")
+    anywhere = shutil.ignore_patterns(".git", "__pycache__", "*.egg-info", ".pytest_cache", ".hypothesis", "*.pdf", "*.png")
+    # the benchmarks, at the top level only; the committed figure data (figures/*.json) are kept: the
+    # `results` tests read them (and a name pattern "figures" would also drop the package coarsegrad/figures/)
+
+    def ignore(directory, names):
+        top = {"benchmarks"} & set(names) if Path(directory) == ROOT else set()
+        return set(anywhere(directory, names)) | top
     shutil.copytree(ROOT, dst, ignore=ignore)
 
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from coarsegrad import Staircase
 from coarsegrad.alpha import ALPHA_RULES, AlphaRule, get_alpha_rule, register_alpha_rule, unregister_alpha_rule
-from coarsegrad.nets import (MLPParams, mlp_alpha_grad, mlp_forward, mlp_init, mlp_loss, ts_alpha_grad, ts_forward,
+from coarsegrad.nets import (mlp_alpha_grad, mlp_forward, mlp_init, mlp_loss, ts_alpha_grad, ts_forward,
                              ts_loss)
 from coarsegrad.train import SGD, mlp_train
 from reference import (LOOP_RTOL, ROUNDING_OPS, alpha_rule_loop, mlp_alpha_grad_loop, rel_err,
@@ -39,6 +39,35 @@ def test_stated_kink_values(convention):
     at = np.array([0.0, 1.5, np.nextafter(1.5, 2.0)])
     for name, want in {"ae": [0, 3, 3], "pact": [0, 0, 3], "min": [0, 1, 3], "mean": [0, 2, 3]}.items():
         np.testing.assert_array_equal(get_alpha_rule(name)(at, s), want, err_msg=f"{name}: r(0), r(L alpha), r(L alpha+)")
+
+
+@pytest.mark.parametrize("convention", ["ceil", "round"])
+@pytest.mark.parametrize("bits", [2, 3, 4])
+def test_min_rule_jumps_at_the_top_level_not_at_alpha(bits, convention):
+    """'min': r = 1 on (0, L alpha], L beyond -- the second jump sits at L alpha, not at alpha (a plausible bug
+    that claim 13 alone did not catch). Checked on a grid between alpha and L alpha and in the jumps themselves."""
+    s = Staircase(bits, 0.37, convention)
+    z = np.linspace(s.alpha, s.top, 101)[1:]                      # (alpha, L alpha]
+    np.testing.assert_array_equal(get_alpha_rule("min")(z, s), np.ones_like(z))
+    np.testing.assert_array_equal(get_alpha_rule("min")(np.array([np.nextafter(s.top, np.inf)]), s), [s.L])
+    p, h = get_alpha_rule("min").jumps_of(s)
+    assert p.tolist() == [0.0, s.top] and h.tolist() == [1.0, s.L - 1.0]
+
+
+def test_rules_that_return_nothing_raise_or_give_nan_heights_are_named():
+    """Issue 17: alpha rules returning None / raising / NaN heights gave vague errors; each names the rule and the
+    contract. A rule wrong at one bit-width only (here 4) is caught where it enters (every bit-width is probed)."""
+    with pytest.raises(TypeError, match=r"alpha rule 'none': jumps\(.*\) returned None; jumps\(staircase, dtype\) "
+                                        r"must return \(positions, heights\)"):
+        AlphaRule("none", lambda s, dt: None)
+    with pytest.raises(TypeError, match=r"alpha rule 'boom': .* raised ZeroDivisionError"):
+        AlphaRule("boom", lambda s, dt: 1 / 0)
+    with pytest.raises(ValueError, match=r"alpha rule 'nan': heights must be finite numbers"):
+        AlphaRule("nan", lambda s, dt: ([0.0], [np.nan]))
+    with pytest.raises(TypeError, match=r"alpha rule 'text': .*could not convert"):
+        AlphaRule("text", lambda s, dt: (["a"], [1.0]))
+    with pytest.raises(ValueError, match=r"must sum to L = 15 .*bits=4"):
+        AlphaRule("four", lambda s, dt: ([0.0], [float(s.L)]) if s.bits != 4 else ([0.0], [1.0]))
 
 
 def test_custom_rule_and_bad_rules():

@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import re
 import textwrap
 import time
 from pathlib import Path
@@ -211,6 +212,8 @@ def _train_argv(draw, tmp):
         "--seed": ["0", "-1", "7", "18446744073709551616", "1.5"],
         "--json": ["run.json", "", ".", "afile/run.json", "sub/run.json"],
         "--mnist-dir": ["", "nowhere"],
+        "--learn-alpha": ["ae", "pact", "min", "mean", "nope"],
+        "--convention": ["ceil", "round", "floor"],
     }
     for option, values in options.items():
         value = draw(_train_value(values))
@@ -701,3 +704,476 @@ def test_readme_sweep_script_runs_as_a_script(tmp_path):
     assert done.returncode == 0, done.stderr
     expected = [line.split("# output:", 1)[1].strip() for line in code.splitlines() if "# output:" in line]
     assert expected and all(e in done.stdout for e in expected), (expected, done.stdout)
+
+
+# =========================================================================== issue 17, item 6: errors by cause
+
+def _valid_figure_dir(tmp_path):
+    """A copy of the committed figure data (the JSON files and the manifest: enough for results)."""
+    out = tmp_path / "figs"
+    out.mkdir()
+    for path in (ROOT / "figures").glob("*.json"):
+        (out / path.name).write_text(path.read_text())
+    return out
+
+
+def _subcommands():
+    return sorted({name.split()[0] for name, _ in _subparsers(cli.build_parser())})
+
+
+def test_every_subcommand_has_its_hints():
+    """Every handler covers every subcommand: 'results' hitting an overflow raised KeyError: 'results'
+    inside the error handler (a traceback)."""
+    assert _subcommands() == ["data", "figures", "results", "train", "verify"]
+    for command in _subcommands():
+        assert command in cli._OVERFLOW_HINT and command in cli._MEMORY_HINT, command
+
+
+def _plant(monkeypatch, tmp_path, command, error):
+    """Make the work of ``command`` raise ``error`` (a library bug); return its argv."""
+    from coarsegrad import claims, data, figures
+    from coarsegrad.figures import results as results_module
+
+    def bug(*args, **kwargs):
+        raise error
+    if command == "verify":
+        monkeypatch.setattr(claims, "run_claims", bug)
+        return ["verify", "--only", "1"]
+    if command == "train":
+        monkeypatch.setattr(train, "mlp_train", bug)
+        return ["train", "--epochs", "1", "--quiet"]
+    if command == "figures":
+        saved = figures.FIGURES["staircase"]
+        monkeypatch.setitem(figures.FIGURES, "staircase", (bug, saved[1], saved[2]))
+        return ["figures", "--preset", "tiny", "--only", "staircase", "--out", str(tmp_path / "o"), "--quiet"]
+    if command == "results":
+        monkeypatch.setattr(figures, "results_markdown", bug)
+        monkeypatch.setattr(results_module, "results_markdown", bug)
+        return ["results", "--figures", str(_valid_figure_dir(tmp_path))]
+    monkeypatch.setattr(data, "subset_info", bug)
+    return ["data", "info"]
+
+
+@pytest.mark.parametrize("command", ["verify", "train", "figures", "results", "data"])
+@pytest.mark.parametrize("error", [ValueError("bad value deep inside"), TypeError("unsupported operand"),
+                                   KeyError("bits"), IndexError("list index out of range")])
+def test_a_library_error_during_the_work_is_an_internal_error(command, error, monkeypatch, tmp_path):
+    """Decided by where the error comes from, not its type: a ValueError/TypeError raised by the library
+    on arguments the CLI validated is a bug -- exit 3, 'internal error', one line."""
+    argv = _plant(monkeypatch, tmp_path, command, error)
+    status, _, err = _run(argv)
+    assert status == 3, (status, err)
+    assert "internal error" in err and "please report it" in err and len(err.strip().splitlines()) == 1, err
+    assert type(error).__name__ in err
+
+
+def test_debug_shows_the_traceback_and_keeps_the_status(monkeypatch, tmp_path):
+    argv = _plant(monkeypatch, tmp_path, "train", ValueError("bad value deep inside"))
+    monkeypatch.setenv("COARSEGRAD_DEBUG", "1")
+    status, _, err = _run(argv)
+    assert status == 3 and "Traceback (most recent call last)" in err and "internal error" in err.splitlines()[-1]
+    # bad input under COARSEGRAD_DEBUG: the traceback too, still exit 2
+    status, _, err = _run(["train", "--data", "mnist"])
+    assert status == 2 and "needs --mnist-dir" in err.splitlines()[-1]
+
+
+def test_the_same_error_from_the_validation_layer_is_bad_input():
+    """Negative control of the test above: the library's ValueError raised while the CLI validates the
+    user's value (here: an STE name get_ste rejects) is bad input, exit 2, named by the option."""
+    status, _, err = _run(["train", "--ste", "relux", "--epochs", "1"])
+    _assert_one_line_error(status, err, names="unknown STE 'relux'")
+    with pytest.raises(cli.UsageError, match="--alpha: boom"):
+        with cli._validating("--alpha"):
+            raise ValueError("boom")
+
+
+def test_results_overflow_is_one_line(tmp_path):
+    out = _valid_figure_dir(tmp_path)
+    data = json.loads((out / "subspace_success.json").read_text())
+    data["wendel"]["2"]["2"] = 1e200                 # 1e200 ** K overflows a Python float
+    (out / "subspace_success.json").write_text(json.dumps(data))
+    status, _, err = _run(["results", "--figures", str(out)])
+    _assert_one_line_error(status, err, names="numerical overflow")
+    assert "regenerate it with 'coarsegrad figures'" in err and "(34," not in err
+
+
+@pytest.mark.parametrize("figure, change, names", [
+    ("training_curves", lambda d: d.update(settings=5), "training_curves.json: settings: expected an object"),
+    ("training_curves", lambda d: d["settings"].pop("bits"), "training_curves.json: settings: the field 'bits' is missing"),
+    ("mnist", lambda d: d.update(runs="abc"), "mnist.json: runs: expected a list, got a string"),
+    ("mnist", lambda d: d["runs"][0].update(test_accuracy=["x"]), "mnist.json: runs[0].test_accuracy[0]: expected a number"),
+    ("cosine", lambda d: d["runs"].clear(), "cosine.json: runs: the list is empty"),
+    ("subspace_success", lambda d: d.update(wendel=[1]), "subspace_success.json: wendel: expected an object"),
+    ("alpha_learning", lambda d: d["settings"].update(initial_alpha="1.2"), "alpha_learning.json: settings.initial_alpha"),
+    ("subspace_slow_fast", lambda d: d["runs"][0].update(t_star="3"), "subspace_slow_fast.json: runs[0].t_star"),
+])
+def test_malformed_figure_data_is_one_line_naming_the_field(tmp_path, figure, change, names):
+    """'{"settings": 5}' was reported as an internal error asking for a bug report, and missing fields as
+    "internal error (KeyError: 'bits')" or "string indices must be integers": it is user input."""
+    out = _valid_figure_dir(tmp_path)
+    data = json.loads((out / f"{figure}.json").read_text())
+    change(data)
+    (out / f"{figure}.json").write_text(json.dumps(data))
+    status, _, err = _run(["results", "--figures", str(out)])
+    _assert_one_line_error(status, err, names=names)
+    assert f"coarsegrad figures --only {figure}" in err
+
+
+@pytest.mark.parametrize("content, names", [
+    (b"{not json", "is not valid JSON"), (b"\xff\xfe\x00garbage", "is not a text file"),
+    (b"[1, 2]", "training_curves.json: the top level: expected an object"),
+    (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+])
+def test_unreadable_figure_files_are_one_line(tmp_path, content, names):
+    out = _valid_figure_dir(tmp_path)
+    (out / "training_curves.json").write_bytes(content)
+    status, _, err = _run(["results", "--figures", str(out)])
+    _assert_one_line_error(status, err, names=names)
+
+
+def test_a_malformed_manifest_is_one_line(tmp_path):
+    out = _valid_figure_dir(tmp_path)
+    (out / "manifest.json").write_text('["not", "a", "manifest"]')
+    status, _, err = _run(["results", "--figures", str(out)])
+    _assert_one_line_error(status, err, names="is not a valid manifest")
+
+
+def _schema_paths(value, spec, path=()):
+    """Every path into ``value`` that the results schema checks (of a list: its first item)."""
+    if isinstance(spec, dict):
+        for key, sub in spec.items():
+            yield path + (key,)
+            yield from _schema_paths(value[key], sub, path + (key,))
+    elif isinstance(spec, tuple) and spec[0] == "list" and value:
+        yield path + (0,)
+        yield from _schema_paths(value[0], spec[1], path + (0,))
+    elif isinstance(spec, tuple) and spec[0] == "maybe" and value is not None:
+        yield from _schema_paths(value, spec[1], path)
+    elif isinstance(spec, tuple) and spec[0] == "table" and value:
+        key = next(iter(value))
+        yield path + (key,)
+        yield from _schema_paths(value[key], spec[1], path + (key,))
+
+
+def _mutations(schema):
+    """(figure, path, kind) for every checked field: removed, or replaced by a string, a dict, a list."""
+    import copy
+    from coarsegrad.figures import FIGURES
+    base = {name: json.loads((ROOT / "figures" / f"{name}.json").read_text()) for name in FIGURES}
+    for figure, spec in schema.items():
+        for path in _schema_paths(base[figure], spec):
+            for kind in ("remove", "text", "object", "list"):
+                data = copy.deepcopy(base)
+                parent = data[figure]
+                for key in path[:-1]:
+                    parent = parent[key]
+                if kind == "remove":
+                    if isinstance(parent, list):
+                        continue
+                    del parent[path[-1]]
+                else:
+                    parent[path[-1]] = {"text": "x", "object": {"a": 1}, "list": [[1]]}[kind]
+                yield figure, path, kind, data
+
+
+def _unchecked_failures(fields):
+    """Mutations of the ``fields`` of real figure data that neither the check rejects nor the page renders."""
+    from coarsegrad.figures import results as R
+    failures = []
+    for figure, path, kind, data in _mutations(fields):
+        try:
+            R.check_figure_data(data)
+        except R.FigureDataError:
+            continue
+        try:
+            R.results_markdown(data)
+        except Exception as exc:        # noqa: BLE001  (any error here is one the check let through)
+            failures.append((figure, path, kind, f"{type(exc).__name__}: {exc}"))
+    return failures
+
+
+def test_every_field_the_results_page_reads_is_checked_first():
+    """Each field of real figure data, removed or replaced by a value of another type, is either
+    rejected by check_figure_data (one line, exit 2) or harmless: results_markdown never fails on data
+    the check passed, so an error there is a bug, not bad input."""
+    from coarsegrad.figures import results as R
+    assert _unchecked_failures(R.SCHEMA) == []
+
+
+def test_the_field_check_notices_a_field_missing_from_the_schema():
+    """Negative control: drop 'bits' from the training_curves schema and the test above fails."""
+    import copy
+    from coarsegrad.figures import results as R
+    schema = copy.deepcopy(R.SCHEMA)
+    del schema["training_curves"]["settings"]["bits"]
+    saved = R.SCHEMA
+    try:
+        R.SCHEMA = schema                              # the check without 'bits'; the fields mutated: all
+        failures = _unchecked_failures({"training_curves": saved["training_curves"]})
+    finally:
+        R.SCHEMA = saved
+    assert any(path[:2] == ("settings", "bits") for _, path, _, _ in failures), failures
+
+
+# =========================================================================== issue 17, item 7: outputs
+
+def test_json_dash_is_standard_output_and_the_table_goes_to_stderr(capsys):
+    assert main(["verify", "--only", "1", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)                        # nothing but the JSON on stdout
+    assert [c["number"] for c in data["claims"]] == [1]
+    assert "1 of 1 claims pass" in captured.err
+    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["settings"]["hidden"] == 4 and "final:" in captured.err
+
+
+def test_json_to_dev_stdout_redirected_to_a_file_keeps_the_table(tmp_path):
+    """`verify --json /dev/stdout > out.txt` lost the table: the JSON replaced out.txt."""
+    done = subprocess.run(f"{sys.executable} -m coarsegrad verify --only 1 --json /dev/stdout > out.txt",
+                          shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "out.txt").read_text()
+    assert "1 of 1 claims pass" in text
+    assert json.loads(text[text.index("\n{") + 1:])["claims"][0]["number"] == 1       # table, then JSON
+
+
+def test_replacing_dev_stdout_loses_what_was_printed(tmp_path):
+    """Negative control: an atomic replace of the file behind /dev/stdout (the old writer) loses the table."""
+    code = ("import sys; from coarsegrad import _io; print('the table', flush=True); "
+            "_io.write_text('/dev/stdout', '{}')")
+    done = subprocess.run(f"{sys.executable} -c \"{code}\" > out.txt", shell=True, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "the table" not in (tmp_path / "out.txt").read_text()
+
+
+def test_devices_and_pipes_are_written_not_replaced(tmp_path):
+    import threading
+    null = _io.output("/dev/null", "--json")
+    assert null.kind == "direct"             # checked before writing: a regression must not replace /dev/null
+    null.write_json({"a": 1})
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    status, _, err = _run(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--json", str(fifo)])
+    reader.join(60)
+    assert status == 0, err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and json.loads(received[0])["settings"]["hidden"] == 4
+    assert _io.output(str(tmp_path / "new.json"), "--json").kind == "atomic"
+    assert _io.output("-", "--json").kind == "stdout"
+
+
+def test_a_block_device_is_refused(monkeypatch):
+    from coarsegrad import claims
+    devices = [p for p in ("/dev/loop0", "/dev/sda", "/dev/vda", "/dev/nvme0n1", "/dev/ram0")
+               if os.path.exists(p) and stat.S_ISBLK(os.stat(p).st_mode)]
+    if not devices:
+        pytest.skip("no block device on this machine to point at")
+    with pytest.raises(ValueError, match="is a block device"):
+        _io.output(devices[0], "--json")
+
+    def must_not_run(*args, **kwargs):        # and nothing is ever written to the disk, whatever happens
+        raise AssertionError("the work started before the output path was checked")
+    monkeypatch.setattr(claims, "run_claims", must_not_run)
+    status, _, err = _run(["verify", "--json", devices[0]])
+    _assert_one_line_error(status, err, names=f"--json '{devices[0]}' is a block device")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (Linux)")
+def test_an_unwritable_json_path_fails_before_the_run_naming_the_option(monkeypatch):
+    """`--json /proc/e.json` failed only after the whole run, naming the hidden .part file."""
+    from coarsegrad import claims
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the work started before the output path was checked")
+    monkeypatch.setattr(claims, "run_claims", must_not_run)
+    status, _, err = _run(["verify", "--json", "/proc/e.json"])
+    _assert_one_line_error(status, err, names="--json '/proc/e.json': cannot write")
+    assert ".part" not in err and "[Errno" not in err
+
+
+@pytest.mark.parametrize("number, names", [(13, "permission denied"), (28, "the disk is full"),
+                                           (21, "it is a directory"), (30, "read-only")])
+def test_operating_system_errors_name_the_option(tmp_path, monkeypatch, number, names):
+    """Bare [Errno 13] / [Errno 21] / [Errno 28] messages did not name the option."""
+    import errno as errno_module
+
+    def refuse(*args, **kwargs):
+        raise OSError(number, os.strerror(number))
+    monkeypatch.setattr(_io.tempfile, "mkstemp", refuse)
+    status, _, err = _run(["train", "--epochs", "1", "--quiet", "--json", str(tmp_path / "run.json")])
+    _assert_one_line_error(status, err, names="--json")
+    assert names in err and "[Errno" not in err
+    assert errno_module.errorcode[number]                      # a real errno
+
+
+def test_a_full_device_names_the_option():
+    assert _io.output("/dev/full", "--json").kind == "direct"      # a regression must not replace the device
+    status, _, err = _run(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--json", "/dev/full"])
+    _assert_one_line_error(status, err, names="--json '/dev/full': cannot write: the disk is full")
+
+
+def test_concurrent_manifest_updates_lose_no_entry(tmp_path):
+    """Two `figures` runs into one --out left a manifest with one entry: each entry is now merged into
+    the manifest re-read under a lock on the directory."""
+    import threading
+
+    def add(i):
+        def change(manifest):
+            seen = dict(manifest)
+            time.sleep(0.02)                        # widen the read-modify-write window
+            manifest.clear()
+            manifest.update(seen, **{f"figure{i}": i})
+        _io.update_json(tmp_path / "manifest.json", change)
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert json.loads((tmp_path / "manifest.json").read_text()) == {f"figure{i}": i for i in range(8)}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]        # no lock file left
+
+
+def test_manifest_updates_without_the_lock_lose_entries(tmp_path, monkeypatch):
+    """Negative control: the same writers without the lock lose entries."""
+    import threading
+    monkeypatch.setattr(_io, "locked", lambda directory: contextlib.nullcontext())
+
+    def add(i):
+        def change(manifest):
+            seen = dict(manifest)
+            time.sleep(0.02)
+            manifest.clear()
+            manifest.update(seen, **{f"figure{i}": i})
+        _io.update_json(tmp_path / "manifest.json", change)
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(json.loads((tmp_path / "manifest.json").read_text())) < 8
+
+
+def test_two_figures_processes_into_one_directory_keep_both_entries(tmp_path):
+    out = tmp_path / "figs"
+    procs = [subprocess.Popen([sys.executable, "-m", "coarsegrad", "figures", "--preset", "tiny", "--only", name,
+                               "--out", str(out), "--quiet", "--workers", "1"], stderr=subprocess.PIPE, text=True)
+             for name in ("staircase", "cosine")]
+    for p in procs:
+        assert p.wait(300) == 0, p.stderr.read()
+    assert set(json.loads((out / "manifest.json").read_text())["figures"]) == {"staircase", "cosine"}
+
+
+# =========================================================================== issue 20, item 5: what a newcomer reads
+
+def test_regenerating_unchanged_figures_leaves_the_files_byte_identical(tmp_path, monkeypatch):
+    """The README's `figures --out figures` left 15 modified tracked files; the manifest's time and
+    machine were noise. Unchanged figures now keep their files and their manifest entry."""
+    from coarsegrad import figures
+    out = tmp_path / "figs"
+    argv = ["figures", "--preset", "tiny", "--only", "staircase", "--out", str(out), "--quiet", "--workers", "1"]
+    assert _run(argv)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    status, _, err = _run(argv)
+    assert status == 0, err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # negative control: a figure that draws differently is rewritten, with a new manifest entry
+    compute, draw, description = figures.FIGURES["staircase"]
+
+    def redrawn(data):
+        fig = draw(data)
+        fig.axes[0].plot([0, 1], [0, 1], color="red")
+        return fig
+    monkeypatch.setitem(figures.FIGURES, "staircase", (compute, redrawn, description))
+    assert _run(argv)[0] == 0
+    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert after["staircase.png"] != before["staircase.png"] and after["staircase.json"] == before["staircase.json"]
+    assert after["manifest.json"] != before["manifest.json"]
+
+
+def test_train_reaches_the_round_staircase(tmp_path):
+    for convention in ("round", "ceil"):
+        path = tmp_path / f"{convention}.json"
+        status, _, err = _run(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--convention", convention,
+                               "--json", str(path)])
+        assert status == 0, err
+        assert json.loads(path.read_text())["settings"]["staircase"]["convention"] == convention
+    _assert_one_line_error(*_run(["train", "--convention", "floor"])[::2], names="--convention")
+
+
+def test_verify_progress_on_request_only(capsys):
+    assert main(["verify", "--only", "1", "2"]) == 0
+    assert capsys.readouterr().err == ""                        # stderr is not a terminal here
+    assert main(["verify", "--only", "1", "2", "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "[verify] claim 1 (1/2): pass" in err and "[verify] claim 2 (2/2): pass" in err
+
+
+def _columns_aligned(table: str) -> bool:
+    """Whether every check row of a text table puts its result in the column of the header's "result"."""
+    lines = table.splitlines()
+    column = lines[0].index("result")
+    rows = [line for line in lines if line.rstrip().endswith(("pass", "FAIL", "(report)", "(skipped)",
+                                                               "FAIL (non-finite)"))]
+    return bool(rows) and all(line[column - 2:column] == "  " and line[column] not in " " for line in rows)
+
+
+def test_verify_table_keeps_its_columns_and_explains_them():
+    from coarsegrad.claims import Check, ClaimResult
+    checks = (Check("a quantity whose description is much longer than the column that holds it, "
+                    "so it has to wrap onto the next line", 1.23456789e-300, "<", 1e-8),
+              Check("measured value far from a round number", -123456.789, ">=", -1e300),
+              Check("shown, not judged", float("nan"), "report"),
+              Check("not measured at this preset: coarsegrad verify --full", float("nan"), "skipped"),
+              Check("non-finite evidence", float("inf"), "<", 1.0))
+    table = cli.format_claims([ClaimResult(3, "a claim", "a setting", checks)])
+    assert _columns_aligned(table), table
+    assert "rel " not in table.splitlines()[0] and "required" in table.splitlines()[0]
+    assert "required: the relation" in table                     # the legend
+    skipped = next(line for line in table.splitlines() if "not measured at this preset" in line)
+    assert "nan" not in skipped
+    markdown = cli.format_claims_markdown([ClaimResult(3, "a claim", "a setting", checks)])
+    assert "nan" not in next(line for line in markdown.splitlines() if "not measured" in line)
+    assert "| nan |" in markdown                                  # a NaN that was measured is shown
+    # negative control: the old layout (a 60-wide check column, long entries) is caught
+    old = ("claim check                           measured  rel   threshold  result\n"
+           "        a quantity far longer than its sixty-character column, pushing everything  1.235e-300  <  1e-08  pass")
+    assert not _columns_aligned(old)
+
+
+def test_help_does_not_import_matplotlib():
+    """`coarsegrad --help` took 1.2 s importing matplotlib."""
+    code = ("import sys\nfrom coarsegrad.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib' or m == 'coarsegrad.figures'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+    # negative control: the same probe sees matplotlib once the figures are imported
+    done = subprocess.run([sys.executable, "-c", code.replace("import sys\n", "import sys\nimport coarsegrad.figures\n")],
+                          capture_output=True, text=True, timeout=120)
+    assert "matplotlib" in done.stdout.strip().splitlines()[-1]
+
+
+def test_the_parser_lists_the_real_figures_and_presets():
+    from coarsegrad import figures
+    assert cli.FIGURE_NAMES == tuple(figures.FIGURES)
+    assert sorted(cli.PRESET_NAMES) == sorted(figures.PRESETS)
+
+
+_PYTHON_VALUES = re.compile(r"\bNone\b|\{'|\[\d|\b1 seeds\b|times 1\b|\bnan\b")
+
+
+def test_results_page_equals_docs_results_and_has_no_python_values():
+    """`coarsegrad results` leaked Python values into its prose (None, {'1': 1.2221, ...}, "mean over
+    1 seeds", "step size times 1"), and must be what docs/results.md says."""
+    status, out, err = _run(["results", "--figures", str(ROOT / "figures")])
+    assert status == 0, err
+    assert out == (ROOT / "docs" / "results.md").read_text()
+    assert not _PYTHON_VALUES.findall(out), _PYTHON_VALUES.findall(out)
+    # negative control: the old prose is caught
+    old = ("learned alpha starts at the authors' values {'1': 1.2221} and takes the weights' step size times 1 "
+           "(mean over 1 seeds) | 1 | None | None |")
+    assert len(_PYTHON_VALUES.findall(old)) == 5

@@ -1,6 +1,8 @@
 """The expected coarse gradient (coarsegrad/population/coarse.py and quadrature.py), both threshold
 conventions: against Monte Carlo of the sample coarse gradient, finite differences of the exact loss
 (its v part), the three engines against each other, and mpmath at |w|/alpha up to 1e12."""
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -127,10 +129,10 @@ def test_expected_v_gradient_equals_finite_differences_of_the_loss(convention):
 
 def test_v_gradient_check_has_teeth():
     """Negative control: dropping the v* term of grad_v f fails the finite-difference check."""
-    from coarsegrad.population.moments import _moments
+    from coarsegrad.population.moments import mixed_moments
     teacher = P.random_teacher(4, 3, 2, Staircase(3, 0.7), 2)
     v, W = teacher.v_star + 0.3, teacher.W_star * 1.3 + 0.1
-    mo = _moments(teacher, W)
+    mo = mixed_moments(teacher, W)
     S = v.sum() * mo.m - teacher.v_star.sum() * mo.m_star
     dropped = ((S * mo.m)[:, None] + (mo.q - mo.m**2)[:, None] * v).sum(axis=0)     # - v*(c - m m*) left out
     with pytest.raises(AssertionError, match="finite differences"):
@@ -186,11 +188,14 @@ def test_piece_above_zero_closed_form_agrees_with_monte_carlo(convention):
 
 
 def test_gauss_engine_uses_the_ste_kink_points():
-    """An STE smooth except at alpha (not 0 or L alpha): with ``kink_points`` the fixed rule agrees with
-    adaptive quadrature; without them (negative control) it does not, which is why they exist."""
-    mu_p = lambda z, s: np.where(z <= 0, 0.0, np.where(z <= s.alpha, 1.0, 0.5 / (1 + np.maximum(z - s.alpha, 0))))
-    mu = lambda z, s: np.where(z <= 0, 0.0, np.where(z <= s.alpha, z, s.alpha + 0.5 * np.log1p(np.maximum(z - s.alpha, 0))))
-    told = cg.STE("test_pop_kink_told", mu, mu_p, smooth_between_kinks=True, kink_points=lambda s: (0.0, s.alpha))
+    """An STE smooth except at 1.3 alpha (not 0, L alpha, a threshold or a graded panel edge 2^j alpha): with
+    ``kink_points`` the fixed rule agrees with adaptive quadrature; without them (negative control) it does
+    not, which is why they exist."""
+    k = 1.3
+    mu_p = lambda z, s: np.where(z <= 0, 0.0, np.where(z <= k * s.alpha, 1.0, 0.5 / (1 + np.maximum(z - k * s.alpha, 0))))
+    mu = lambda z, s: np.where(z <= 0, 0.0, np.where(z <= k * s.alpha, z,
+                                                     k * s.alpha + 0.5 * np.log1p(np.maximum(z - k * s.alpha, 0))))
+    told = cg.STE("test_pop_kink_told", mu, mu_p, smooth_between_kinks=True, kink_points=lambda s: (0.0, k * s.alpha))
     blind = cg.STE("test_pop_kink_blind", mu, mu_p, smooth_between_kinks=True)
     teacher = P.random_teacher(3, 2, 2, Staircase(3, 0.3, "round"), 5)
     v, W = teacher.v_star + 0.1, teacher.W_star * 37.0 + 0.05      # |w| >> alpha: the kink is narrow in u
@@ -205,9 +210,9 @@ def test_gauss_engine_uses_the_ste_kink_points():
 # ---------------------------------------------------------------------------- accuracy at large |w| / alpha
 
 def _coefficients(teacher, W, ste, method):
-    from coarsegrad.population.coarse import _coarse_coefficients
-    from coarsegrad.population.geometry import _geometry
-    return np.array(_coarse_coefficients(cg.get_ste(ste), _geometry(W, teacher.W_star, teacher.staircase),
+    from coarsegrad.population.coarse import coarse_coefficients
+    from coarsegrad.population.geometry import pair_geometry
+    return np.array(coarse_coefficients(cg.get_ste(ste), pair_geometry(W, teacher.W_star, teacher.staircase),
                                          teacher.staircase, method))[:, 0]
 
 
@@ -299,3 +304,69 @@ def test_engines_agree_coefficientwise_at_extreme_norms(ratio):
         got = _coefficients(teacher, W, "clipped_relu", method)
         err = np.abs(got - closed) / np.where(closed != 0, np.abs(closed), 1.0)
         assert np.all(err <= 1e-14), f"clipped_relu {method} vs closed at |w|/alpha = {ratio:g}: rel err {err}"
+
+
+# ---------------------------------------------------------------------------- user STEs at large |w| / alpha
+
+def _bump(z, s):
+    """The issue-17 STE: a smooth bump of width L alpha centred at L alpha / 2 (no pieces)."""
+    top = s.top
+    return np.exp(-((z - top / 2) / top) ** 2)
+
+
+def _bump_a_reference(r, staircase):
+    """``a`` (A = a w^) of the bump, independently: ``a = int mu'(z) (z/r) phi(z/r) dz / r`` in ``z`` by scipy's
+    QUADPACK on the bump's own scale (|z - top/2| <= 40 top; beyond, mu' < 1e-690)."""
+    from scipy import integrate
+    top = staircase.top
+    f = lambda z: _bump(np.array([z]), staircase)[0] * (z / r) * np.exp(-0.5 * (z / r) ** 2) / np.sqrt(2 * np.pi) / r
+    return sum(integrate.quad(f, lo, hi, epsabs=0, epsrel=1e-13, limit=200)[0]
+               for lo, hi in ((-40 * top, 0.0), (0.0, top), (top, 41 * top)))
+
+
+@pytest.mark.parametrize("ratio", [1e3, 1e4, 1e6, 1e9, 1e12])
+def test_default_engine_is_accurate_for_a_user_ste_at_large_norms(ratio):
+    """Issue 17: mu'(z) = exp(-((z - top/2)/top)^2), v* = (1, 1), W* = [[1.3], [0], [0]], 2-bit ceil, alpha 1.
+    The default (adaptive) engine was 20 % wrong at |w|/alpha = 1e3 and 48 % from 1e4 on: its start intervals
+    were unit-wide in u and stepped over the feature of width L alpha / |w| next to the kinks. Now it agrees
+    with the fixed Gauss-Legendre rule and with an independent integral in z."""
+    bump = cg.STE("test_pop_bump", lambda z, s: np.asarray(z, dtype=np.float64), _bump)
+    bump_g = cg.STE("test_pop_bump_g", lambda z, s: np.asarray(z, dtype=np.float64), _bump, smooth_between_kinks=True)
+    teacher = P.Teacher(np.array([1.0, 1.0]), np.array([[1.3], [0.0], [0.0]]), Staircase(2, 1.0))
+    d = np.array([0.6, -0.48, 0.64])
+    W = (d / np.linalg.norm(d) * ratio)[:, None]
+    auto = P.coarse_vectors(teacher, W, bump)
+    gauss = P.coarse_vectors(teacher, W, bump_g, method="gauss")
+    for X, Y, name in zip(auto, gauss, "ABC"):
+        assert np.linalg.norm(X - Y) <= 1e-12 * np.linalg.norm(Y), f"{name} at |w|/alpha = {ratio:g}"
+    a_ref = _bump_a_reference(ratio, teacher.staircase)
+    a = float(auto[0][:, 0] @ (W[:, 0] / ratio))
+    assert abs(a - a_ref) <= 1e-10 * abs(a_ref), (a, a_ref)
+
+
+def test_adaptive_engine_without_graded_start_intervals_misses_the_feature(monkeypatch):
+    """Negative control: with the graded start points removed (the old engine), the same check fails by > 10 %."""
+    from coarsegrad.population import quadrature
+    monkeypatch.setattr(quadrature, "_graded_points", lambda *a, **k: np.empty(0))
+    bump = cg.STE("test_pop_bump_nograde", lambda z, s: np.asarray(z, dtype=np.float64), _bump)
+    teacher = P.Teacher(np.array([1.0, 1.0]), np.array([[1.3], [0.0], [0.0]]), Staircase(2, 1.0))
+    W = np.array([[0.6], [-0.48], [0.64]]) / np.sqrt(0.6**2 + 0.48**2 + 0.64**2) * 1e4
+    a = float(P.coarse_vectors(teacher, W, bump)[0][:, 0] @ (W[:, 0] / 1e4))
+    assert abs(a - _bump_a_reference(1e4, teacher.staircase)) > 0.1 * abs(_bump_a_reference(1e4, teacher.staircase))
+
+
+def test_adaptive_engine_says_when_it_cannot_reach_its_tolerance():
+    """An integrand oscillating on a scale the rule is not told about cannot converge within a small interval
+    budget: a QuadratureWarning states the estimated error and the remedy (with the default budget it
+    converges); a jump it is not told about is resolved by bisection; a NaN integrand is an error, not a number."""
+    from coarsegrad.population.quadrature import QuadratureWarning, _integrate_adaptive
+    wave = lambda u: np.cos(300.0 * u)[None, :]
+    with pytest.warns(QuadratureWarning, match=r"stopped before its tolerance .* method='gauss'"):
+        _integrate_adaptive(wave, [], limit=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", QuadratureWarning)          # the default budget suffices: no warning
+        np.testing.assert_allclose(_integrate_adaptive(wave, []), 2 * np.sin(300.0 * 40) / 300, rtol=1e-10)
+    step = lambda u: (u > 0.123456789)[None, :].astype(float)
+    np.testing.assert_allclose(_integrate_adaptive(step, []), 40 - 0.123456789, rtol=1e-10)
+    with pytest.raises(FloatingPointError, match="non-finite value of the integrand"):
+        _integrate_adaptive(lambda u: np.where(u > 1, np.nan, 1.0)[None, :], [])

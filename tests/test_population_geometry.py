@@ -11,7 +11,7 @@ import pytest
 
 from coarsegrad import population as P
 from coarsegrad import Staircase
-from coarsegrad.population.geometry import _geometry, _rho_x_minus
+from coarsegrad.population.geometry import pair_geometry, _rho_x_minus
 
 
 def _mp_geometry(geom, w_star):
@@ -58,14 +58,14 @@ def _check_angle(geom, want, what):
 @pytest.mark.parametrize("theta", ANGLES)
 def test_angle_functions_are_accurate_near_0_and_pi(theta):
     w, w_star = _pair(theta)
-    geom = _geometry(w[:, None], w_star[:, None], Staircase(2, 1.0))
+    geom = pair_geometry(w[:, None], w_star[:, None], Staircase(2, 1.0))
     _check_angle(geom, _mp_geometry(geom, w_star), f"theta = {theta:g}")
 
 
 def test_angle_check_has_teeth():
     """Negative control: the naive rho = w^.w*^, 1 - rho, sqrt(1 - rho^2) fails at theta = 1e-9."""
     w, w_star = _pair(1e-9)
-    geom = _geometry(w[:, None], w_star[:, None], Staircase(2, 1.0))
+    geom = pair_geometry(w[:, None], w_star[:, None], Staircase(2, 1.0))
     rho = float(geom.w_hat[:, 0] @ (w_star / np.linalg.norm(w_star)))
     naive = geom._replace(rho=np.array([rho]), one_minus_rho=np.array([1 - rho]), one_plus_rho=np.array([1 + rho]),
                           s=np.array([np.sqrt(max(0.0, 1 - rho * rho))]))
@@ -78,7 +78,7 @@ def test_e_perp_is_accurate_near_0_and_pi(theta):
     """e_perp against mpmath; in a plane it is unique up to sign, so it must agree to rounding. One
     Gram-Schmidt pass leaves a w^ component of ~1e-16 / theta in it (1e-4 at theta = 1e-12)."""
     w, w_star = _pair(theta)
-    geom = _geometry(w[:, None], w_star[:, None], Staircase(2, 1.0))
+    geom = pair_geometry(w[:, None], w_star[:, None], Staircase(2, 1.0))
     want = _mp_geometry(geom, w_star)[4]
     err = np.abs(geom.e_perp[:, 0] - want).max()
     assert err < 1e-12, f"theta = {theta:g}: e_perp {geom.e_perp[:, 0]} vs mpmath {want} (max err {err:.2e})"

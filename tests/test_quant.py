@@ -216,3 +216,16 @@ def test_alpha_not_representable_in_float32_is_an_error(alpha):
 def test_bad_z(z, exc, match):
     with pytest.raises(exc, match=match):
         Staircase(2, 1.0)(z)
+
+
+def test_staircase_rejects_an_alpha_whose_top_level_or_thresholds_are_not_representable():
+    """Issue 17: Staircase(2, 1e308) was accepted with top = inf (only alpha was checked). The top level L alpha
+    must be finite, and a subnormal alpha that merges the round convention's thresholds is named."""
+    with pytest.raises(ValueError, match=r"alpha = 1e\+308 with bits = 2: the top level L alpha = 3 \* alpha overflows"):
+        Staircase(2, 1e308)
+    with pytest.raises(ValueError, match=r"top level L alpha = 65535 \* alpha overflows .* choose alpha <= 2.74"):
+        Staircase(16, 1e304)
+    with pytest.raises(ValueError, match=r"alpha = 5e-324 is too small .* 'round'"):
+        Staircase(1, 5e-324, "round")
+    assert np.isfinite(Staircase(1, 1.7e308).top) and np.isfinite(Staircase(16, 2.7e303).top)
+    assert Staircase(2, 5e-324).thresholds.tolist() == [0.0, 5e-324, 1e-323]      # ceil: exact multiples

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from coarsegrad import Staircase
+from coarsegrad import certificates as C
 from coarsegrad import subspaces as S
 from coarsegrad.nets import MLPParams, mlp_coarse_grad, mlp_forward, mlp_loss
 from coarsegrad.ste import get_ste
@@ -520,3 +521,473 @@ def test_data_coverage_and_projections_match_loops(seed, K, N, m):
         for k in range(K):
             for j in range(N):
                 np.testing.assert_allclose(P[y][k, j], data.bases[y].T @ p.W[k * N + j], rtol=0, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------- certificates: three outcomes (issue 17)
+
+def _blobs(seed, scale=1.0):
+    x, labels = _separable_control(seed)
+    return x * scale, labels
+
+
+#: (name, x, labels, truth): sets whose answer is known by construction, at the edges of the float range.
+_THREE = np.array([[1.0, 2.0], [-1.0, 1.5], [0.5, -1.0]])
+SEPARABILITY_CASES = [
+    ("three points near 1e300", _THREE * 1e300, [0, 1, 2], True),         # three points are always separable
+    ("three points up to 1.6e308", _THREE * 8e307, [0, 1, 2], True),       # max|x| / 2^e must not form 2^1024
+    ("three points at 1e-100", _THREE * 1e-100, [0, 1, 2], True),
+    ("three points at 1e100", _THREE * 1e100, [0, 1, 2], True),
+    ("two points at +-1e-300", np.array([[1e-300], [-1e-300]]), [0, 1], True),
+    ("blobs at 1e150", *_blobs(0, 1e150), True),
+    ("blobs at 1e-150", *_blobs(0, 1e-150), True),
+    ("1-D, needs the bias", np.array([[1.0], [2.0]]), [0, 1], True),    # a_0 x + b_0 vs a_1 x + b_1
+    ("1-D, needs the bias, 3 points", np.array([[1.0], [2.0], [3.0]]), [0, 0, 1], True),
+    ("1-D interleaved", np.array([[1.0], [2.0], [3.0]]), [0, 1, 0], False),
+    ("same point, two labels", np.array([[1.0, 1.0], [1.0, 1.0]]), [0, 1], False),
+    ("XOR at 1e200", 1e200 * np.array([[1.0, 1], [-1, -1], [1, -1], [-1, 1]]), [0, 0, 1, 1], False),
+    ("XOR at 1e-200", 1e-200 * np.array([[1.0, 1], [-1, -1], [1, -1], [-1, 1]]), [0, 0, 1, 1], False),
+]
+
+
+def _separability_errors(fn, cases):
+    """Cases where ``fn`` gives a *decided* answer that is wrong (undecided counts as an error too:
+    every case here is well inside the float range after normalization)."""
+    bad = []
+    for name, x, labels, truth in cases:
+        cert = fn(x, labels)
+        if not (cert.decided and cert.separable == truth):
+            bad.append((name, cert.verdict if hasattr(cert, "verdict") else cert, cert.message))
+    return bad
+
+
+def test_separability_certificate_at_the_edges_of_the_float_range():
+    bad = _separability_errors(S.separability_lp, SEPARABILITY_CASES)
+    assert not bad, f"wrong or undecided verdicts: {bad}"
+
+
+def _status_only(x, labels):
+    """The pre-issue-17 certificate: no normalization, "decided" read from scipy's status alone
+    (a HiGHS model error comes back with status 2, like an infeasibility)."""
+    from scipy.optimize import linprog
+    x = np.asarray(x, dtype=np.float64)
+    labels = np.asarray(labels)
+    n, d = x.shape
+    K = labels.max() + 1
+    xb = np.hstack([x, np.ones((n, 1))])
+    rows = []
+    for i in range(n):
+        for rival in range(K):
+            if rival != labels[i]:
+                r = np.zeros(K * (d + 1))
+                r[labels[i] * (d + 1):(labels[i] + 1) * (d + 1)] = -xb[i]
+                r[rival * (d + 1):(rival + 1) * (d + 1)] = xb[i]
+                rows.append(r)
+    res = linprog(np.zeros(K * (d + 1)), A_ub=np.array(rows), b_ub=-np.ones(len(rows)), bounds=(None, None))
+    return S.Separability(res.status == 0, int(res.status), str(res.message))
+
+
+def _no_bias(x, labels):
+    """The certificate with its bias column zeroed: every rule ``argmax_k a_k . x`` passes through the origin."""
+    from scipy.optimize import linprog
+    x = np.asarray(x, dtype=np.float64)
+    labels = np.asarray(labels)
+    n, d = x.shape
+    K = labels.max() + 1
+    rows = []
+    for i in range(n):
+        for rival in range(K):
+            if rival != labels[i]:
+                r = np.zeros(K * d)
+                r[labels[i] * d:(labels[i] + 1) * d] = -x[i]
+                r[rival * d:(rival + 1) * d] = x[i]
+                rows.append(r)
+    res = linprog(np.zeros(K * d), A_ub=np.array(rows), b_ub=-np.ones(len(rows)), bounds=(None, None))
+    return S.Separability(res.status == 0, int(res.status), str(res.message))
+
+
+def test_separability_negative_controls_status_only_and_no_bias():
+    bad = _separability_errors(_status_only, SEPARABILITY_CASES)
+    assert any(name == "three points near 1e300" for name, *_ in bad), bad        # "Model error" read as infeasible
+    bad = _separability_errors(_no_bias, SEPARABILITY_CASES)
+    assert any(name.startswith("1-D, needs the bias") for name, *_ in bad), bad
+
+
+def test_separability_undecided_when_scaling_loses_the_data():
+    # 1e-300 and 2e-300 underflow to 0 next to 1e300: the scaled LP is infeasible, the set is separable
+    # (threshold at 1.5e-300). The certificate must not call that "not separable".
+    cert = S.separability_lp(np.array([[1e-300], [2e-300], [1e300]]), [0, 1, 1])
+    assert not cert.decided and cert.separable is None and cert.verdict == "undecided"
+    assert "underflowed" in cert.message and cert.status == 2
+
+
+def test_separability_hand_made_oracle_defaults():
+    assert S.Separability(True, 0, "x").decided and not S.Separability(None, 4, "x").decided
+    assert S.Separability(False, 2, "x").verdict == "not separable"
+
+
+# ---------------------------------------------------------------------------- coverage: scale, rank, methods
+
+_TRI = np.array([[1.0, 0.0], [-0.5, 0.8], [-0.5, -0.8]])
+_OCTA = np.vstack([np.eye(3), -np.eye(3)])
+
+
+@pytest.mark.parametrize("method", ["lp", "auto"])
+@pytest.mark.parametrize("u, truth", [
+    (1e-200 * _TRI, True), (1e200 * _TRI, True), (_TRI * [[1e-170], [1.0], [1.0]], True),
+    (1e308 * _TRI, True), (5e-324 * np.sign(_TRI), True), (1e-200 * _TRI[:2], False),
+    (1e-200 * _OCTA, True), (1e200 * _OCTA, True), (_OCTA * np.array([1e-170, 1, 1, 1, 1, 1e200])[:, None], True),
+    (1e-200 * _OCTA[:5], False),
+])
+def test_coverage_keeps_rows_whose_length_under_or_overflows(u, truth, method):
+    cov = S.covered(u, method=method)
+    assert cov.decided and cov.covered == truth, cov
+
+
+def test_coverage_rank_test_decides_rank_deficient_sets():
+    # [[1,0],[-1,0],[2,0]] has a strictly positive combination equal to 0 (1 + 2 * 1/2 = 1... after normalizing:
+    # u_1 + u_3 = 2 e_1 = -2 u_2), yet spans only a line: not covered. The rank test decides it, without an LP.
+    for method in ("lp", "angles", "auto"):
+        cov = S.covered([[1.0, 0], [-1, 0], [2, 0]], method=method)
+        assert not cov.covered and cov.decided and cov.rank == 1 and cov.status == -1, cov
+    cov = S.covered(np.array([[1.0, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [1, 1, 0]]))
+    assert not cov.covered and cov.rank == 2 and cov.status == -1
+
+
+def test_coverage_near_antipodal_pair_both_methods_agree():
+    # The issue's case: the LP path used to answer "not covered" for a set the angles (rightly) call covered.
+    for eps, truth in ((-1e-9, True), (1e-9, False), (-1e-12, True), (1e-12, False), (0.0, False)):
+        u = np.array([[1.0, 0.0], [-1.0, eps], [0.0, 1.0]])
+        a, b = S.covered(u, method="angles"), S.covered(u, method="lp")
+        assert a.covered == b.covered == truth and b.decided, (eps, a, b)
+
+
+@st.composite
+def plane_sets(draw):
+    """Sets of 2-D vectors with exact antipodal pairs, near-antipodal pairs (1e-9 .. 1e-13 rad) and
+    random directions, lengths over 1e-150 .. 1e150."""
+    rng = np.random.default_rng(draw(seeds))
+    rows = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["random", "antipodal", "near"]))
+        t = rng.uniform(0, 2 * np.pi)
+        v = np.array([np.cos(t), np.sin(t)])
+        rows.append(v)
+        if kind == "antipodal":
+            rows.append(-v)
+        elif kind == "near":
+            e = draw(st.sampled_from([1e-9, -1e-9, 1e-13, -1e-13]))
+            rows.append(-np.array([np.cos(t + e), np.sin(t + e)]))
+    u = np.array(rows) * 10.0 ** rng.uniform(-150, 150, (len(rows), 1))
+    return u[rng.permutation(len(u))]
+
+
+@settings(max_examples=150, derandomize=True)
+@given(u=plane_sets())
+def test_coverage_methods_decide_the_same_question_2d(u):
+    a, b = S.covered(u, method="angles"), S.covered(u, method="lp")
+    assert b.decided, b.message
+    assert a.covered == b.covered, (u.tolist(), a, b)
+
+
+def _cone_reference(u, tol_in=1e-12, tol_out=1e-6):
+    """Independent reference (no linprog): ``u`` positively spans ``R^m`` iff every ``+-e_k`` is in the
+    cone of the ``u_j`` (a convex cone holding all ``+-e_k`` is ``R^m``), each membership by NNLS.
+    Returns True / False, or None when some residual lies between the two tolerances (not decisive)."""
+    from scipy.optimize import nnls
+    u = np.asarray(u, dtype=np.float64)
+    u = u[np.linalg.norm(u, axis=1) > 0]
+    u = u / np.linalg.norm(u, axis=1, keepdims=True)
+    m = u.shape[1]
+    residuals = [nnls(u.T, s * np.eye(m)[k])[1] for k in range(m) for s in (1.0, -1.0)]
+    worst = np.max(residuals)
+    return True if worst < tol_in else (False if worst > tol_out else None)
+
+
+def _coverage_vs_reference(covered_fn, m, n_sets, seed=0):
+    rng = np.random.default_rng(seed)
+    rows, undecided = [], 0
+    for _ in range(n_sets):
+        N = int(rng.integers(m + 1, 4 * m))
+        u = rng.standard_normal((N, m)) * 10.0 ** rng.uniform(-100, 100, (N, 1))
+        if rng.random() < 0.2:                          # an exactly antipodal pair
+            u[1] = -u[0] * 3.0
+        ref = _cone_reference(u)
+        if ref is None:
+            continue
+        got = covered_fn(u)
+        undecided += not getattr(got, "decided", True)
+        rows.append((bool(got), ref))
+    return rows, undecided
+
+
+@pytest.mark.parametrize("m", [3, 4])
+def test_coverage_lp_agrees_with_cone_reference(m):
+    rows, undecided = _coverage_vs_reference(S.covered, m, 150)
+    wrong = [r for r in rows if r[0] != r[1]]
+    assert not wrong and not undecided, f"{len(wrong)} disagreements, {undecided} undecided of {len(rows)}"
+    truths = [r[1] for r in rows]
+    assert 20 <= sum(truths) <= len(truths) - 20, "the random sets should cover both answers"
+
+
+def test_coverage_reference_negative_control():
+    from scipy.optimize import linprog
+
+    def lambda_nonneg(u):          # "sum lambda_j u_j = 0, lambda >= 0": always feasible (lambda = 0)
+        u = np.asarray(u) / np.linalg.norm(u, axis=1, keepdims=True)
+        return linprog(np.zeros(len(u)), A_eq=u.T, b_eq=np.zeros(u.shape[1]), bounds=(0, None)).status == 0
+    rows, _ = _coverage_vs_reference(lambda_nonneg, 3, 40)
+    assert any(r[0] != r[1] for r in rows)
+
+
+# ---------------------------------------------------------------------------- Wendel: exact and stable
+
+def _wendel_exact(N, m):
+    from fractions import Fraction
+    return Fraction(sum(math.comb(N - 1, k) for k in range(min(m, N))), 2 ** (N - 1))
+
+
+def test_wendel_equals_exact_fractions_correctly_rounded():
+    for N in range(1, 41):
+        for m in range(1, 45):
+            w = _wendel_exact(N, m)
+            assert S.wendel(N, m) == float(w) and S.coverage_probability(N, m) == float(1 - w), (N, m)
+    for N, m in ((1024, 3), (1024, 512), (1000, 999), (777, 100)):
+        w = _wendel_exact(N, m)
+        assert S.wendel(N, m) == float(w) and S.coverage_probability(N, m) == float(1 - w), (N, m)
+
+
+@pytest.mark.parametrize("N, m", [(1025, 3), (1500, 700), (2000, 1000), (3001, 1600), (1200, 60)])
+def test_wendel_binomial_tail_matches_exact_fractions_beyond_the_exact_range(N, m):
+    # relative accuracy in the normal range (a subnormal result such as wendel(1200, 20) = 2.6e-320 has none)
+    w = _wendel_exact(N, m)
+    assert float(min(w, 1 - w)) > np.finfo(np.float64).tiny
+    for got, want in ((S.wendel(N, m), w), (S.coverage_probability(N, m), 1 - w)):
+        assert got == pytest.approx(float(want), rel=1e-12, abs=0), (N, m, got, float(want))
+
+
+def test_wendel_never_overflows():
+    for N, m in ((10**6, 3), (2000, 1000), (10**4, 5000), (10**9, 10**9 + 5), (10**7, 1)):
+        w, c = S.wendel(N, m), S.coverage_probability(N, m)
+        assert 0.0 <= w <= 1.0 and 0.0 <= c <= 1.0 and abs(w + c - 1.0) <= 1e-12, (N, m, w, c)
+    assert S.coverage_probability(10**4, 5000) == pytest.approx(0.5, abs=0.01)
+
+
+def test_wendel_negative_control_float_formula_overflows():
+    old = lambda N, m: math.fsum(math.comb(N - 1, k) for k in range(m)) / 2.0 ** (N - 1)
+    with pytest.raises(OverflowError):
+        old(2000, 1000)
+
+
+# ---------------------------------------------------------------------------- data: scales and argument checks
+
+def _gaussian_scale_z(generate, m=8, n=4000):
+    """|mean |z|^2 - 1| in standard errors for the gaussian distribution (E|z|^2 = 1 by its definition)."""
+    data = generate(m, n)
+    r2 = np.sum(data.z[0] ** 2, axis=1)
+    return abs(r2.mean() - 1.0) / (r2.std(ddof=1) / np.sqrt(n))
+
+
+def test_gaussian_subspace_data_have_unit_mean_square_and_negative_control():
+    good = lambda m, n: S.orthogonal_subspaces(2, m, n, distribution="gaussian", seed=11)
+    assert _gaussian_scale_z(good) <= MC_Z
+
+    def unscaled(m, n):          # the generator without its 1/sqrt(d_k)
+        d = good(m, n)
+        return d._replace(z=tuple(z * np.sqrt(m) for z in d.z))
+    assert _gaussian_scale_z(unscaled) > MC_Z
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(dims=2.0), TypeError, "dims must be one int or a sequence of K = 2 ints"),
+    (dict(dims="22"), TypeError, "dims must be one int or a sequence"),
+    (dict(dims=(2, 2.5)), TypeError, "dims\\[1\\] must be an integer"),
+    (dict(dims=2, rotate="no"), TypeError, "rotate must be True"),
+    (dict(dims=2, rotate=0), TypeError, "rotate must be True"),
+], ids=["dims-float", "dims-str", "dims-entry-float", "rotate-str", "rotate-int"])
+def test_generator_rejects_non_integer_dims_and_non_boolean_rotate(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        S.orthogonal_subspaces(2, **kwargs)
+
+
+def test_subspace_init_scale_multiplies_the_weights():
+    a, b = S.subspace_init(3, 4, 6, seed=9), S.subspace_init(3, 4, 6, seed=9, scale=2.0)
+    np.testing.assert_array_equal(b.W, 2.0 * a.W)                    # exact: a power of 2
+    with pytest.raises(ValueError, match="scale must be a finite number"):
+        S.subspace_init(3, 4, 6, seed=9, scale=0.0)
+
+
+# ---------------------------------------------------------------------------- subspace_descent: bad input, records
+
+def _small_run(**kw):
+    data = S.orthogonal_subspaces(3, 2, 20, seed=0)
+    p0 = kw.pop("params0", S.subspace_init(3, 4, 6, seed=100))
+    return S.subspace_descent(data, p0, "relu", Staircase(2, 1.0, "round"), **{"lr": 1.0, "steps": 30, **kw})
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(lr=1e300), FloatingPointError, "subspace_descent diverged at step 1 .*lower lr \\(now 1e\\+300\\)"),
+    (dict(lr=1e160), FloatingPointError, "weights overflowed the safe range.*lower lr"),
+    (dict(keep_weights=["a"]), TypeError, "keep_weights\\[0\\] must be an integer"),
+    (dict(keep_weights=[-1]), ValueError, "keep_weights\\[0\\] must be an integer >= 0"),
+    (dict(keep_weights=3), TypeError, "keep_weights must be a sequence"),
+    (dict(steps=10**9), ValueError, "GiB of records.*pass a larger record_every"),
+    (dict(record_every=0), ValueError, "record_every must be an integer >= 1"),
+    (dict(params0=S.subspace_init(3, 4, 6, seed=100)._replace(b=np.full(12, 0.5))), ValueError,
+     "params0.b has 12 non-zero entries"),
+], ids=["lr-1e300", "lr-1e160", "keep-str", "keep-negative", "keep-int", "steps-1e9", "record-every-0", "b-nonzero"])
+def test_descent_rejects_bad_input_with_the_argument_named(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        with np.errstate(all="raise"):                 # and no overflow warning on the way: the error is the message
+            _small_run(**kw)
+
+
+def test_descent_record_every_subsamples_the_same_run():
+    full, strided = _small_run(steps=60), _small_run(steps=60, record_every=7)
+    np.testing.assert_array_equal(full.params.W, strided.params.W)
+    steps = strided.history.step
+    assert steps[0] == 0 and steps[-1] == full.steps and all(s % 7 == 0 for s in steps[:-1])
+    for key in ("loss", "accuracy", "speed"):
+        assert strided.history[key].tolist() == full.history[key][steps].tolist()
+    assert strided.geometry.as_dict() == full.geometry.as_dict() and strided.t_star == full.t_star
+    assert strided.settings["record_every"] == 7
+
+
+def _t_star_check(run):
+    """t* must be the first geometry record with *every* class covered (None if none)."""
+    cov = run.geometry["covered"]
+    first = next((s for s, c in zip(run.geometry.step, cov) if c == run.settings["K"]), None)
+    return run.t_star == first
+
+
+def test_t_star_is_the_first_step_with_every_class_covered_and_negative_controls():
+    # data seed 0, init seed 100, d_k = 2, N = 4: classes covered 1, 1, 2, 2, 2, 3, ... ; t* = 5 < loss-0 step 47
+    run = _explore_like(seed=0)
+    assert run.t_star == 5 and run.zero_loss_step == 47 and _t_star_check(run)
+    cov = run.geometry["covered"]
+    assert cov[2] == 2 and np.all(cov[5:] == 3)          # "2 of 3 covered" would give t* = 2
+    import dataclasses
+    assert not _t_star_check(dataclasses.replace(run, t_star=2))
+    assert not _t_star_check(dataclasses.replace(run, t_star=run.geometry.step[-1]))   # the last covered step
+
+
+def _explore_like(seed):
+    data = S.orthogonal_subspaces(3, 2, 50, seed=seed)
+    p0 = S.subspace_init(3, 4, 6, seed=100 + seed)
+    return S.subspace_descent(data, p0, "relu", Staircase(2, 1.0, "round"), lr=1.0, steps=300, coverage_every=1)
+
+
+def test_geometry_record_matches_its_parts():
+    data = S.orthogonal_subspaces(3, (2, 3, 2), 20, seed=2)
+    p = S.subspace_init(3, 5, 7, seed=3)
+    record, all_cov = S.subspace_geometry(p, data, 5)
+    cov = S.class_coverage(p, data.bases, 5, method="auto")
+    assert record["covered"] == sum(c.covered for c in cov) and all_cov == all(cov)
+    assert [record[f"covered_{k}"] for k in range(3)] == [float(c.covered) for c in cov]
+    np.testing.assert_array_equal([record[f"data_coverage_{k}"] for k in range(3)],
+                                  S.data_coverage(data.x, data.labels, p, 5))
+    P = S.projections(p, data.bases, 5)
+    own = np.mean([np.mean([np.linalg.norm(P[y][y][j]) for j in range(5)]) for y in range(3)])
+    assert record["own_norm"] == pytest.approx(own, rel=1e-14)
+
+
+def test_claim_11_fails_at_accuracy_1_with_hinge_loss_above_0():
+    # A descent whose final network classifies every point (accuracy 1) but not with the margin: c shifts
+    # class 0's output down by alpha / 2, so points with margin exactly alpha keep hinge loss alpha / 2 > 0.
+    # Success is hinge loss exactly 0 (a global minimum), so the claim must fail.
+    from coarsegrad import claims
+
+    def short_of_the_margin(data, params0, ste, staircase, **kw):
+        run = S.subspace_descent(data, params0, ste, staircase, **kw)
+        c = np.zeros(data.K)
+        c[0] = -0.5 * staircase.alpha
+        run.params = run.params._replace(c=c)
+        return run
+
+    result = claims.claim_11("quick", 0, descent=short_of_the_margin)
+    assert not result.passed and result.checks[0].value == 0.0
+    assert result.checks[1].value == 1.0                      # every final training accuracy is still 1
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: S.covered(np.ones((4, 3)), method="angles"), ValueError, "decides coverage in the plane only.*use method='lp'"),
+    (lambda: S.covered([[1.0, np.nan], [0, 1], [-1, 0]]), ValueError, "u contains 1 non-finite value"),
+    (lambda: S.covered(np.ones(3)), ValueError, "u must be a 2-D array"),
+    (lambda: S.wendel(0, 2), ValueError, "N must be an integer >= 1"),
+    (lambda: S.wendel(3, 2.0), TypeError, "m must be an integer >= 1"),
+    (lambda: S.coverage_probability(10, True), TypeError, "m must be an integer >= 1"),
+    (lambda: S.separability_lp(np.ones((3, 2)), [0, 1]), ValueError, "labels has 2 labels but the batch has 3"),
+    (lambda: S.separability_lp([[1.0, np.inf]], [0]), ValueError, "x contains 1 non-finite value"),
+], ids=["angles-3d", "u-nan", "u-1d", "wendel-N-0", "wendel-m-float", "coverage-m-bool", "labels-count", "x-inf"])
+def test_certificates_reject_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_bad_input_section_names_existing_tests():
+    """Every row of the subspaces / training section of docs/bad-input.md names a test that exists."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "bad-input.md").read_text()
+    section = doc.split("## Subspaces and training drivers")[1].split("\n## ")[0]
+    rows = [r for r in section.splitlines() if r.startswith("| ") and not r.startswith(("| #", "| ---"))]
+    assert len(rows) >= 15, len(rows)
+    for row in rows:
+        path, name = re.search(r"`(tests/[\w/]+\.py)::(\w+)", row).groups()
+        assert re.search(rf"^def {name}\(", (root / path).read_text(), re.M), f"{path}::{name} does not exist"
+
+
+class _FakeResult:
+    def __init__(self, status, message, x=None):
+        self.status, self.message, self.x = status, message, x
+
+
+@pytest.mark.parametrize("status, message, x", [
+    (2, "(HiGHS Status 2: Model error)", None),                # scipy maps a HiGHS model error to status 2
+    (1, "Iteration limit reached. (HiGHS Status 14: ...)", None),
+    (4, "The problem is unbounded or infeasible. (HiGHS Status 12: ...)", None),
+    (0, "Optimization terminated successfully. (HiGHS Status 7: Optimal)", "zeros"),   # a "solution" that fails the check
+], ids=["model-error", "iteration-limit", "unbounded-or-infeasible", "bad-solution"])
+def test_solver_failures_are_undecided_never_not_separable(monkeypatch, status, message, x):
+    x_data, labels = _separable_control(0)
+    n_var = 3 * (x_data.shape[1] + 1)
+    fake = _FakeResult(status, message, np.zeros(n_var) if x == "zeros" else None)
+    monkeypatch.setattr(C, "linprog", lambda *a, **k: fake)
+    cert = S.separability_lp(x_data, labels)
+    assert not cert.decided and cert.separable is None and cert.verdict == "undecided", cert
+    assert message.split(" (")[0] in cert.message and "undecided" in cert.message
+
+
+def test_covered_solver_failure_is_undecided(monkeypatch):
+    monkeypatch.setattr(C, "linprog", lambda *a, **k: _FakeResult(1, "Iteration limit reached."))
+    cov = S.covered(np.vstack([np.eye(3), -np.eye(3)]))
+    assert not cov.decided and not cov.covered and cov.status == 4 and "Iteration limit" in cov.message
+
+
+@pytest.mark.parametrize("eps", [1e-6, 1e-9, 1e-12])
+def test_coverage_lp_decides_near_boundary_3d_sets_by_construction(eps):
+    # e1, e2, (-1, -1, s eps), e3: a strictly positive combination vanishes iff s eps < 0 (lambda_4 = -s eps
+    # lambda_3), so s = -1 covers with a margin ~eps and s = +1 leaves -e3 + tiny uncovered. Randomly rotated:
+    # the certificates must resolve margins far above rounding (these go through the face LPs).
+    rng = np.random.default_rng(int(-np.log10(eps)))
+    wrong = []
+    for i in range(12):
+        s = (-1.0, 1.0)[i % 2]
+        Q = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+        u = np.array([[1.0, 0, 0], [0, 1, 0], [-1, -1, s * eps], [0, 0, 1]]) @ Q
+        cov = S.covered(u)
+        if not (cov.decided and cov.covered == (s < 0)):
+            wrong.append((s, cov))
+    assert not wrong, wrong
+
+
+def test_cover_faces_alone_decides_like_covered():
+    # the fallback of covered() on its own: same answers on random sets of both kinds, and near the boundary
+    rng = np.random.default_rng(4)
+    for _ in range(15):
+        u = C._unit_rows(rng.standard_normal((int(rng.integers(4, 8)), 3)))
+        ok, decided, _ = C._cover_faces(u)
+        assert decided and ok == S.covered(u).covered
+    for s in (-1.0, 1.0):
+        u = C._unit_rows(np.array([[1.0, 0, 0], [0, 1, 0], [-1, -1, s * 1e-9], [0, 0, 1]]))
+        assert C._cover_faces(u)[:2] == (s < 0, True)

@@ -250,3 +250,58 @@ def test_coarse_grad_into_preallocated_buffers():
         np.testing.assert_array_equal(a, b)
     frozen = cg.mlp_coarse_grad(x, p, fwd, delta, "relu", stair, out=out, freeze_second_layer=True)
     assert np.all(frozen.V == 0) and np.all(frozen.c == 0)
+
+
+# ---------------------------------------------------------------------------- divergence: one check, one message
+
+def test_check_iterates_flags_non_finite_and_exploding_iterates():
+    from coarsegrad._checks import DIVERGENCE_BOUND, check_iterates
+    ok = [np.ones(3), np.array([DIVERGENCE_BOUND, -DIVERGENCE_BOUND]), np.zeros(0), np.float32([1e15])]
+    check_iterates(ok, driver="d", step=1, option="lr", value=0.5)           # negative control: nothing to flag
+    for bad, what in ((np.array([1.0, np.nan]), "to inf or NaN"), (np.array([-np.inf]), "to inf or NaN"),
+                      (np.array([2e150]), "the safe range: \\|w\\| = 2e\\+150"),
+                      (np.float32([1e16]), "the safe range: \\|w\\| = 1e\\+16 > 1.8e\\+15")):
+        with pytest.raises(FloatingPointError, match=f"^d diverged at step 7 \\(the weights overflowed {what}.*"
+                                                     f"lower lr \\(now 0.5\\)$"):
+            check_iterates([np.ones(2), bad], driver="d", step=7, option="lr", value=0.5)
+    with pytest.raises(FloatingPointError, match="diverged in epoch 3"):
+        check_iterates([np.array([np.nan])], driver="training", step=3, option="lr", value=1, unit="epoch")
+
+
+def _quiet(fn):
+    """Run fn with every floating-point warning turned into an error: divergence must be the one message."""
+    with np.errstate(over="raise", invalid="raise", divide="ignore"):
+        return fn()
+
+
+@pytest.mark.parametrize("lr", [1e300, 1e200])
+def test_population_descent_stops_exploding_iterates_naming_lr(lr):
+    # lr = 1e200 keeps W finite (|w| ~ 1e200): before, the run went on silently; now it is divergence.
+    teacher = P.random_teacher(4, 3, 2, Staircase(2, 1.0), 0)
+    with pytest.raises(FloatingPointError, match="population_descent diverged at step 1 .*lower lr"):
+        _quiet(lambda: population_descent(teacher, teacher.W_star + 1, "identity", lr=lr, steps=5))
+
+
+def test_ts_sgd_and_mlp_train_stop_exploding_iterates_naming_lr():
+    stair = Staircase(2, 1.0)
+    teacher = P.random_teacher(4, 3, 2, stair, 1)
+    Z = np.random.default_rng(0).standard_normal((40, 3, 4))
+    y = cg.ts_forward(Z, teacher.v_star, teacher.W_star, stair).y
+    with pytest.raises(FloatingPointError, match="training diverged in epoch 1 .*lower the step size lr \\(now 1e\\+200\\)"):
+        _quiet(lambda: ts_sgd(Z, y, teacher.W_star + 1, teacher.v_star, "identity", stair,
+                              SGD(lr=1e200, epochs=3, batch_size=8), seed=0))
+    x, labels = _xor(N=40)
+    for kw in ({}, dict(learn_alpha="ae")):
+        with pytest.raises(FloatingPointError, match="training diverged in epoch 1 .*lower the step size lr"):
+            _quiet(lambda: mlp_train(x, labels, cg.mlp_init(2, 4, 2, 0), "identity", stair,
+                                     SGD(lr=1e200, epochs=2, batch_size=8), seed=0, **kw))
+
+
+def test_sane_steps_do_not_trip_the_divergence_check():
+    # negative control of the three tests above: the same drivers with ordinary steps run to the end
+    teacher = P.random_teacher(4, 3, 2, Staircase(2, 1.0), 0)
+    _, _, h = population_descent(teacher, teacher.W_star + 1, "relu", lr=default_population_lr(teacher), steps=5)
+    assert h.stopped == "steps"
+    x, labels = _xor(N=40)
+    _, h = mlp_train(x, labels, cg.mlp_init(2, 4, 2, 0), "relu", Staircase(2, 1.0), SGD(0.1, 2, 8), seed=0)
+    assert h.stopped == "epochs"

@@ -24,7 +24,9 @@ the same evidence.
     classification) from random initialization, in the regime :data:`SUBSPACE_REGIME`;
 12. slow to fast: the step ``t*`` at which every class is covered, and the rates around it;
 13. learnable ``alpha``: the bias of each alpha-gradient rule, and joint coarse gradient
-    descent in ``(W, alpha)``.
+    descent in ``(W, alpha)``;
+14. the ReLU limit: as ``alpha -> 0`` with ``L alpha`` fixed the coarse gradient tends to the
+    clipped-ReLU network's gradient, at the order in ``alpha`` derived in docs/theory.md §9.
 
 Every claim takes the library functions it checks (its oracles) as keyword arguments with the
 library's as defaults, so a test can pass a deliberately wrong one and see the claim fail.
@@ -35,14 +37,15 @@ Presets: ``quick`` (every claim but 9; claim 9 is skipped, with the reason shown
 their sizes are one table, :data:`PRESETS`.
 
 The claims live by model: :mod:`.staircase` (1-2), :mod:`.teacher_student` (3-8),
-:mod:`.perceptron` (9), :mod:`.subspaces` (10-12), :mod:`.alpha` (13); :mod:`._core` holds what
+:mod:`.perceptron` (9), :mod:`.subspaces` (10-12), :mod:`.alpha` (13), :mod:`.relu_limit` (14); :mod:`._core` holds what
 they share.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._checks import make_rng
+from .._checks import check_positive_int, make_rng
+from ..provenance import RUN_BLAS_THREADS, blas_threads
 from ._core import ADMISSIBLE, ALL_STES, PRESETS, RELATIONS, Check, ClaimResult, _preset, claim
 from .staircase import claim_1, claim_2
 from .teacher_student import (ANTIPODAL_WEDGE_COUNTEREXAMPLE, FD_RTOL, GD_TOL, MC_Z, RELU_OVERSHOOT_COUNTEREXAMPLE,
@@ -51,6 +54,7 @@ from .teacher_student import (ANTIPODAL_WEDGE_COUNTEREXAMPLE, FD_RTOL, GD_TOL, M
 from .teacher_student import _class_cosines, _direction_error  # noqa: F401  (used by tests/test_claims.py)
 from .perceptron import MNIST_MARGIN, claim_9
 from .subspaces import SUBSPACE_REGIME, claim_10, claim_11, claim_12, subspace_regime
+from .relu_limit import claim_14
 from .alpha import (ALPHA_RULE_STALL_COUNTEREXAMPLE, JOINT_ALPHA_TOL, JOINT_F_TOL, alpha_rule_stall, claim_13)
 
 __all__ = ["Check", "ClaimResult", "PRESETS", "CLAIMS", "run_claims", "descent_regime",
@@ -59,25 +63,72 @@ __all__ = ["Check", "ClaimResult", "PRESETS", "CLAIMS", "run_claims", "descent_r
            "claim_10", "claim_11", "claim_12", "SUBSPACE_REGIME", "subspace_regime", "claim_13",
            "RELATIONS", "ALL_STES", "claim", "MC_Z", "FD_RTOL", "GD_TOL", "SGD_AGREEMENT", "THETA_MAX",
            "counterexample_cosines", "spurious_minimizer", "MNIST_MARGIN", "ALPHA_RULE_STALL_COUNTEREXAMPLE",
-           "JOINT_F_TOL", "JOINT_ALPHA_TOL", "alpha_rule_stall"]
+           "JOINT_F_TOL", "JOINT_ALPHA_TOL", "alpha_rule_stall", "claim_14"]
 
 
 #: Every claim by number: ``coarsegrad verify`` runs them in this order.
 CLAIMS = {1: claim_1, 2: claim_2, 3: claim_3, 4: claim_4, 5: claim_5, 6: claim_6, 7: claim_7, 8: claim_8,
-          9: claim_9, 10: claim_10, 11: claim_11, 12: claim_12, 13: claim_13}
+          9: claim_9, 10: claim_10, 11: claim_11, 12: claim_12, 13: claim_13, 14: claim_14}
 
 
-def run_claims(preset: str = "quick", seed: int = 0, only=None) -> list:
-    """Run claims (all, or the numbers in ``only``) and return their :class:`ClaimResult` list.
+#: Claims started first when they run on several processes: the longest ones (measured at the quick
+#: preset, docs/performance.md), so that the short ones fill in beside them.
+LONGEST_FIRST = (7, 14, 12, 11, 8, 6, 13, 5, 3, 10)
+
+
+def _run_claim(task) -> ClaimResult:
+    """One claim with the BLAS threads of a worker, here or in a worker process (top level: pickled by name)."""
+    number, preset, seed = task
+    with blas_threads(RUN_BLAS_THREADS):
+        return CLAIMS[number](preset, seed)
+
+
+def run_claims(preset: str = "quick", seed: int = 0, only=None, *, workers: int = 1, progress=None) -> list:
+    """Run claims (all, or the numbers in ``only``) and return their :class:`ClaimResult` list, by number.
 
     Each claim gets its own generator, spawned from ``seed``, so one claim's result does not
-    depend on which others ran.
+    depend on which others ran, nor on where: every claim runs with
+    :data:`~coarsegrad.provenance.RUN_BLAS_THREADS` BLAS threads (with threadpoolctl installed), in
+    this process or in a worker, so ``workers`` changes the time, not the numbers.
+
+    Parameters
+    ----------
+    preset : str
+        A key of :data:`PRESETS`.
+    seed : int
+    only : iterable of int, optional
+        Claim numbers; default all.
+    workers : int
+        Processes: 1 runs every claim here, in order; more run them on a
+        :func:`~coarsegrad.train.process_pool` of that many fresh processes, longest first
+        (:data:`LONGEST_FIRST`). A preset added at run time (a test's ``tiny``) exists only here.
+    progress : callable ``(result, done, total) -> None``, optional
+        Called as each claim finishes (in the order they finish).
     """
     _preset(preset)
     make_rng(seed)          # our message for a bad seed (numpy's would not name the argument)
+    workers = check_positive_int(workers, "workers")
     numbers = sorted(CLAIMS) if only is None else sorted(set(only))
     unknown = [k for k in numbers if k not in CLAIMS]
     if unknown:
         raise ValueError(f"unknown claim number(s) {unknown}; claims are {sorted(CLAIMS)}")
     seeds = np.random.SeedSequence(seed).spawn(max(CLAIMS))
-    return [CLAIMS[k](preset, seeds[k - 1]) for k in numbers]
+    tasks = {k: (k, preset, seeds[k - 1]) for k in numbers}
+    results = {}
+
+    def done(result):
+        results[result.number] = result
+        if progress is not None:
+            progress(result, len(results), len(numbers))
+
+    if workers == 1 or len(numbers) == 1:
+        for k in numbers:
+            done(_run_claim(tasks[k]))
+    else:
+        from concurrent.futures import as_completed
+        from ..train import process_pool
+        order = [k for k in LONGEST_FIRST if k in tasks] + [k for k in numbers if k not in LONGEST_FIRST]
+        with process_pool(min(workers, len(numbers))) as pool:
+            for future in as_completed([pool.submit(_run_claim, tasks[k]) for k in order]):
+                done(future.result())
+    return [results[k] for k in numbers]

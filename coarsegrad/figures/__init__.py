@@ -17,7 +17,8 @@ state. :data:`FIGURES` lists them; ``coarsegrad figures`` saves image, data and 
 7. ``subspace_hull`` -- orthogonal-subspace model: own-neuron directions, their convex hull, ``t*``;
 8. ``subspace_success`` -- success rate of perfect classification against neurons per class, with
    Wendel's coverage probability at initialization;
-9. ``subspace_slow_fast`` -- loss and accuracy against step with ``t*`` marked;
+9. ``subspace_slow_fast`` -- per class around ``t*``: angular speed of the own directions and distance
+   to the limit, for the quantized and the ReLU network;
 10. ``descent_atlas`` -- the sign and size of ``cos(E g, grad f)`` over (angle, length ratio);
 11. ``alpha_learning`` -- learned resolution ``alpha``: trajectories and accuracy per rule.
 
@@ -68,9 +69,11 @@ FIGURES.update({
     "subspace_hull": (subspace_hull_data, draw_subspace_hull,
                       "orthogonal subspaces, d_k = 2: own-neuron directions and their convex hull along training"),
     "subspace_success": (subspace_success_data, draw_subspace_success,
-                         "success rate of perfect classification vs neurons per class, per STE, beside Wendel"),
+                         "success rate of perfect classification vs neurons per class, per STE, beside Wendel; "
+                         "runs stopped at a critical point with loss > 0"),
     "subspace_slow_fast": (subspace_slow_fast_data, draw_subspace_slow_fast,
-                           "loss, accuracy and coverage against step with t* (all classes covered) marked"),
+                           "per class around t*: angular speed of the own directions (raw and relative to covered "
+                           "classes) and distance to the limit, quantized and ReLU network"),
     "descent_atlas": (descent_atlas_data, draw_descent_atlas,
                       "cos(E g, grad f) over angle and length ratio per STE and bit-width, with the descent regime"),
     "alpha_learning": (alpha_learning_data, draw_alpha_learning,

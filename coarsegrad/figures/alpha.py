@@ -23,8 +23,8 @@ ALPHA_PRESETS = {
     "full": dict(sets=("blobs", "sectors"), syn_samples=600, syn_hidden=64, syn_epochs=100, seeds=3, bits=(1, 2, 4),
                  mnist_train=8000, mnist_test=2000, mnist_hidden=256, mnist_epochs=8, mnist_bits=(1, 2, 4)),
 }
-#: Learned alpha gets the step size of the weights (alpha is one more parameter of the same SGD, as in a
-#: PyTorch optimizer over all parameters): docs/paper-notes.md, A2.
+#: Learned alpha takes the step ``ALPHA_LR_RATIO * lr / L^2`` (docs/paper-notes.md, A2): the curvature of the
+#: loss in alpha grows like ``L^2``, and with the weights' own step the 4-bit runs collapsed (docs/findings.md, A4).
 ALPHA_LR_RATIO = 1.0
 FIXED = "fixed"
 RULE_COLORS = {FIXED: "#000000", "ae": "#1f77b4", "pact": "#d62728", "min": "#2ca02c", "mean": "#ff7f0e"}
@@ -55,7 +55,7 @@ def _alpha_run(task: dict) -> dict:
         eval_data = None
     _, hist = mlp_train(x, y, params0, "clipped_relu", stair, sgd, seed=task["seed"], eval_data=eval_data,
                         learn_alpha=None if rule == FIXED else rule,
-                        alpha_lr=task.get("alpha_lr_ratio", ALPHA_LR_RATIO) * sgd.lr)
+                        alpha_lr=task.get("alpha_lr_ratio", ALPHA_LR_RATIO) * sgd.lr / stair.L**2)
     alpha = hist["alpha"].tolist() if rule != FIXED else [stair.alpha] * len(hist.step)
     out = dict(set=task["set"], bits=bits, rule=rule, seed=task["seed"], alpha=alpha,
                accuracy=hist["accuracy"].tolist(), loss=hist["loss"].tolist())
@@ -81,7 +81,8 @@ def alpha_learning_data(preset: str = "fast", seed: int = 0, map_fn=map) -> dict
     return dict(settings=dict(preset=preset, seed=seed, seeds=seeds, ste="clipped_relu", **sizes,
                               rules=list(rules), fixed_alpha="2 / L",
                               initial_alpha={str(b): a for b, a in AUTHORS_INITIAL_ALPHA.items()},
-                              alpha_lr_ratio=ALPHA_LR_RATIO, synthetic_sgd=SYNTHETIC_SGD, mnist_sgd=MNIST_SGD),
+                              alpha_lr_ratio=ALPHA_LR_RATIO, alpha_step="alpha_lr_ratio * lr / L^2",
+                              synthetic_sgd=SYNTHETIC_SGD, mnist_sgd=MNIST_SGD),
                 runs=runs)
 
 
@@ -124,32 +125,5 @@ def draw_alpha_learning(data: dict) -> Figure:
                 title="final accuracy")
         _style(bar)
     fig.suptitle(f"learned vs fixed resolution (clipped ReLU STE; learned alpha starts at the authors' values "
-                 f"{s['initial_alpha']}, step = {s['alpha_lr_ratio']:g} x lr)")
+                 f"{s['initial_alpha']}, step = {s['alpha_lr_ratio']:g} x lr / L$^2$)")
     return fig
-
-
-def _alpha_results(data: dict) -> list:
-    """Figure 11's table for docs/results.md: final accuracy (and final alpha) per rule and bit-width."""
-    s = data["settings"]
-    lines = ["## Learnable resolution alpha: fixed 2/L vs learned with each rule", "",
-             f"Clipped ReLU STE; learned alpha starts at the authors' values {s['initial_alpha']} and takes the "
-             f"weights' step size times {s['alpha_lr_ratio']:g} (docs/paper-notes.md, A1-A2). Synthetic sets: "
-             f"{s['syn_samples']} points, 2-{s['syn_hidden']}-K, {s['syn_epochs']} epochs, final training accuracy "
-             f"(mean over {len(s['seeds'])} seeds); MNIST subset: {s['mnist_train']} training / {s['mnist_test']} "
-             f"test digits, 784-{s['mnist_hidden']}-10, {s['mnist_epochs']} epochs, final test accuracy. "
-             "Each cell: accuracy (%) and the final alpha.", ""]
-    for name in list(s["sets"]) + ["mnist"]:
-        bits = s["mnist_bits"] if name == "mnist" else s["bits"]
-        runs = [r for r in data["runs"] if r["set"] == name]
-        lines += [f"**{name}**", "", "| alpha | " + " | ".join(f"{b}-bit" for b in bits) + " |",
-                  "| --- |" + " --- |" * len(bits)]
-        for rule in s["rules"]:
-            cells = []
-            for b in bits:
-                sel = [r for r in runs if r["bits"] == b and r["rule"] == rule]
-                cells.append(f"{100 * np.mean([_final_accuracy(r) for r in sel]):.2f} "
-                             f"(alpha {np.mean([r['alpha'][-1] for r in sel]):.3g})")
-            label = "fixed 2/L" if rule == FIXED else f"learned, {rule}"
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        lines.append("")
-    return lines

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from .. import dynamics as _dyn
 from .. import subspaces as _sub
 from ..quant import Staircase
 from ._common import COLORS, LABELS, _preset, _seeds, _style
@@ -32,8 +33,10 @@ def _sub_success_run(task: dict) -> dict:
     init = sum(c.covered for c in _sub.class_coverage(p0, data.bases, task["N"], method="auto"))
     run = _sub.subspace_descent(data, p0, task["ste"], Staircase(SUB_BITS, 1.0, SUB_CONV), lr=SUB_LR,
                                 steps=task["steps"], coverage_every=task["steps"])
+    # a run that stopped moving at a positive loss sits at a coarse-stationary point that is no global minimum
+    stationary = run.zero_loss_step is None and run.history["speed"][-1] == 0.0 and run.history["loss"][-1] > 0
     return dict(task=task, success=run.zero_loss_step is not None, zero_loss_step=run.zero_loss_step,
-                final_accuracy=float(run.history["accuracy"][-1]), init_covered=int(init))
+                final_accuracy=float(run.history["accuracy"][-1]), init_covered=int(init), stationary=bool(stationary))
 
 
 def _first_uncovered_seed(seed, m, N, n, *, need=1):
@@ -122,7 +125,8 @@ def subspace_success_data(preset: str = "fast", seed: int = 0, map_fn=map) -> di
                 wendel=wendel,
                 runs=[dict(m=r["task"]["m"], N=r["task"]["N"], ste=r["task"]["ste"], seed=r["task"]["seed"],
                            success=r["success"], zero_loss_step=r["zero_loss_step"],
-                           final_accuracy=r["final_accuracy"], init_covered=r["init_covered"]) for r in runs])
+                           final_accuracy=r["final_accuracy"], init_covered=r["init_covered"],
+                           stationary=r["stationary"]) for r in runs])
 
 
 def _success_table(data):
@@ -136,10 +140,12 @@ def _success_table(data):
 
 def draw_subspace_success(data: dict) -> Figure:
     """One panel per d_k: success rate against N per STE; Wendel's coverage probability (per class and
-    for all K classes) dashed, and the observed fraction initially covered as dots."""
+    for all K classes) dashed, the observed fraction initially covered as crosses, and (bars) the fraction
+    of relu-STE runs that stopped at a coarse-stationary point with positive hinge loss -- "all critical
+    points are global minima" against N (200 seeds per N: docs/findings.md, S5b)."""
     s = data["settings"]
     rate, init = _success_table(data)
-    fig = Figure(figsize=(4.8 * len(s["dims"]), 3.9), layout="constrained")
+    fig = Figure(figsize=(4.8 * len(s["dims"]) + 2.6, 3.9), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(s["dims"])))
     Ns = s["N"]
     for ax, m in zip(axes, s["dims"]):
@@ -150,61 +156,140 @@ def draw_subspace_success(data: dict) -> Figure:
         ax.plot(Ns, w, "k--", label="Wendel: P(class covered) at init")
         ax.plot(Ns, w ** s["K"], "k:", label=f"Wendel$^{s['K']}$: all classes covered")
         ax.plot(Ns, [init[(m, N)] for N in Ns], "kx", label="observed: all covered at init")
+        if all("stationary" in r for r in data["runs"]):       # figure data made before this field: not drawn
+            stuck = [np.mean([r["stationary"] for r in data["runs"] if r["m"] == m and r["N"] == N and r["ste"] == "relu"])
+                     for N in Ns]
+            ax.bar(Ns, stuck, width=0.5, color=COLORS["relu"], alpha=0.25,
+                   label="ReLU STE: stopped at a critical point, loss > 0")
         ax.axvline(2 * m, color="0.6", lw=0.8)
         ax.set(title=f"d_k = {m}", xlabel="neurons per class N", ylabel="success rate (hinge loss 0)",
                ylim=(-0.05, 1.05), xticks=Ns)
         _style(ax)
-    axes[-1].legend(fontsize=7, loc="lower right")
+    axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(f"K = {s['K']}, n = {s['n']} per class, {s['bits']}-bit {s['convention']} staircase, hinge, "
                  f"lr {s['lr']}, <= {s['steps']} steps, {len(s['seeds'])} seeds (grey line: N = 2 d_k)")
     return fig
 
 
+#: Figure 9's two networks: the quantized one (2-bit round, w ~ N(0, I)) and the unquantized ReLU one
+#: (``activation=relu`` with the relu STE: plain gradient descent; w ~ N(0, 0.1^2 I)) -- docs/findings.md, S5.
+SLOW_FAST_NETWORKS = (("quantized", None, 1.0), ("relu", "relu", 0.1))
+_DYN_STEPS = 600
+
+
+def _relu(h):
+    return np.maximum(h, 0)
+
+
+def _dynamics_run(task: dict) -> list:
+    """Per-class dynamics of one run of figure 9 (``coarsegrad.dynamics``), as plain lists."""
+    data, _ = _sub_problem(task["seed"], 2, 4, task["n"])
+    p0 = _sub.subspace_init(SUB_K, 4, data.x.shape[1], np.random.SeedSequence(task["seed"]).spawn(2)[1],
+                            scale=task["scale"])
+    act = _relu if task["activation"] == "relu" else None
+    run = _sub.subspace_descent(data, p0, "relu", Staircase(SUB_BITS, 1.0, SUB_CONV), lr=SUB_LR, steps=_DYN_STEPS,
+                                coverage_every=10**9, activation=act, keep_weights=range(_DYN_STEPS + 1))
+    out = []
+    for c in _dyn.class_dynamics(run, data, activation=act):
+        out.append(dict(network=task["network"], seed=task["seed"], k=c.k, t_star=c.t_star,
+                        zero_loss_step=c.end if c.converged else None, horizon=c.horizon,
+                        loss=np.round(c.loss, 10).tolist(), angular_speed=[float(f"{a:.6g}") for a in c.angular_speed],
+                        distance=[float(f"{d:.6g}") for d in c.distance]))
+    return out
+
+
+def _as_dynamics(r: dict):
+    """A :class:`coarsegrad.dynamics.ClassDynamics` rebuilt from a figure record (what the statistics need)."""
+    a = np.asarray(r["angular_speed"], dtype=np.float64)
+    z = np.zeros_like(a)
+    end = len(a)
+    return _dyn.ClassDynamics(k=r["k"], t_star=r["t_star"], end=end, converged=r["zero_loss_step"] is not None,
+                              horizon=r["horizon"], loss=np.asarray(r["loss"]), distance=np.asarray(r["distance"]),
+                              angular_speed=a, angular_speed_whole=a, log_norm_change=z, rel_loss_decrease=z,
+                              weight_speed=z)
+
+
 def subspace_slow_fast_data(preset: str = "fast", seed: int = 0, map_fn=map) -> dict:
-    """Loss, accuracy, covered classes and weight speed per step for runs that start uncovered (d_k = 2, N = 4)."""
+    """Per class-run: loss, angular speed of the own directions and distance to the limit per step, for
+    the quantized and the ReLU network (K = 3, d_k = 2, N = 4, hinge), with the sign test of
+    :func:`coarsegrad.dynamics.event_statistics` per network."""
     cfg = _preset(preset)
-    m, N = 2, 4
-    runs = []
-    stair = Staircase(SUB_BITS, 1.0, SUB_CONV)
-    for s in _first_uncovered_seed(seed, m, N, cfg["sub_n"], need=cfg["sub_curves"]):
-        data, p0 = _sub_problem(s, m, N, cfg["sub_n"])
-        run = _sub.subspace_descent(data, p0, "relu", stair, lr=SUB_LR, steps=cfg["sub_steps"] * 5, coverage_every=1)
-        runs.append(dict(seed=s, t_star=run.t_star, zero_loss_step=run.zero_loss_step,
-                         loss=run.history["loss"].tolist(), accuracy=run.history["accuracy"].tolist(),
-                         speed=np.round(run.history["speed"], 8).tolist(), covered=run.geometry["covered"].tolist(),
-                         own_norm=np.round(run.geometry["own_norm"], 8).tolist(),
-                         foreign_norm=np.round(run.geometry["foreign_norm"], 8).tolist()))
-    return dict(settings=dict(preset=preset, seed=seed, K=SUB_K, d_k=m, N=N, n=cfg["sub_n"], bits=SUB_BITS,
-                              convention=SUB_CONV, alpha=1.0, lr=SUB_LR, ste="relu", loss="hinge"), runs=runs)
+    seeds = _seeds(seed, cfg["sub_dyn_seeds"])
+    tasks = [dict(network=name, activation=act, scale=scale, seed=s, n=cfg["sub_n"])
+             for name, act, scale in SLOW_FAST_NETWORKS for s in seeds]
+    runs = [r for rows in map_fn(_dynamics_run, tasks) for r in rows]
+    summary = {}
+    for name, *_ in SLOW_FAST_NETWORKS:
+        classes = [_as_dynamics(r) for r in runs if r["network"] == name]
+        st = _dyn.event_statistics(classes, np.random.default_rng(seed))
+        g = lambda x: float(f"{x:.6g}")              # 6 digits: rounding-level differences do not reach the JSON
+        summary[name] = dict(n=st["n"], wins=st["wins"], z=g(st["z"]), z_rank=g(st["z_rank"]), effect=g(st["effect"]),
+                             median_at_event=g(st["median_at_event"]), median_random=g(st["median_random"]),
+                             trend=[None if not np.isfinite(t) else float(f"{t:.6g}")
+                                    for t in _dyn.control_trend(classes)])
+    return dict(settings=dict(preset=preset, seed=seed, K=SUB_K, d_k=2, N=4, n=cfg["sub_n"], bits=SUB_BITS,
+                              convention=SUB_CONV, alpha=1.0, lr=SUB_LR, ste="relu", loss="hinge", steps=_DYN_STEPS,
+                              seeds=len(seeds), networks=[dict(name=n, activation=a or "staircase", init_scale=s)
+                                                          for n, a, s in SLOW_FAST_NETWORKS]),
+                runs=runs, summary=summary)
+
+
+def _aligned_median(curves, offsets, lo, hi):
+    """Median over curves of value at step t* + j, j in [lo, hi) (NaN where fewer than half the curves, or
+    than 3, reach: a median over a changing few would show their comings and goings, not a trend)."""
+    grid = np.arange(lo, hi)
+    M = np.full((len(curves), grid.size), np.nan)
+    for i, (c, ts) in enumerate(zip(curves, offsets)):
+        idx = grid + ts
+        ok = (idx >= 0) & (idx < len(c))
+        M[i, ok] = np.asarray(c, dtype=np.float64)[idx[ok]]
+    enough = np.sum(np.isfinite(M), axis=0) >= np.maximum(3, len(curves) / 2)
+    med = np.full(grid.size, np.nan)
+    if np.any(enough):
+        med[enough] = np.nanmedian(M[:, enough], axis=0)
+    return grid, med
 
 
 def draw_subspace_slow_fast(data: dict) -> Figure:
-    """Hinge loss, training accuracy, covered classes, and projection norms per step; t* dotted."""
-    fig = Figure(figsize=(15, 3.6), layout="constrained")
-    axes = fig.subplots(1, 4)
-    for i, r in enumerate(data["runs"]):
-        color = f"C{i}"
-        steps = np.arange(len(r["loss"]))
-        end = "never (stuck)" if r["zero_loss_step"] is None else r["zero_loss_step"]
-        axes[0].plot(steps, r["loss"], color=color, label=f"run {i + 1}: t* = {r['t_star']}, loss 0 at {end}")
-        axes[1].plot(steps, r["accuracy"], color=color)
-        axes[2].step(np.arange(len(r["covered"])), r["covered"], where="post", color=color)
-        axes[3].plot(r["own_norm"], color=color)
-        axes[3].plot(r["foreign_norm"], color=color, ls="--")
-        for ax in axes:
-            if r["t_star"] is not None:
-                ax.axvline(r["t_star"], color=color, ls=":", lw=1.2)
-    axes[0].set(title="hinge loss (t* dotted)", xlabel="step")
-    axes[0].legend(fontsize=7)
-    axes[1].set(title="training accuracy", xlabel="step", ylim=(0, 1.02))
-    axes[2].set(title="classes covered (0 in own hull)", xlabel="step", ylim=(-0.1, data["settings"]["K"] + 0.1))
-    axes[3].set(title="|projection|: own (solid), foreign (dashed)", xlabel="step")
-    ends = [r["zero_loss_step"] for r in data["runs"] if r["zero_loss_step"] is not None]
-    for ax in axes:
-        _style(ax)
-        if ends:                     # a stuck run would squash the others: show up to 1.5 x the slowest success
-            ax.set_xlim(0, 1.5 * max(ends))
+    """Per network (rows): angular speed of the own directions, the same relative to classes covered at
+    initialization, and the distance to the class's limit, against steps from t* (log scale; median black)."""
+    nets = [n["name"] for n in data["settings"]["networks"]]
+    fig = Figure(figsize=(14, 3.4 * len(nets)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(nets), 3))
+    for row, name in zip(axes, nets):
+        events = [r for r in data["runs"] if r["network"] == name and r["t_star"] is not None
+                  and 0 < r["t_star"] < r["horizon"]]
+        trend = np.array([np.nan if t is None else t for t in data["summary"][name]["trend"]], dtype=np.float64)
+        ang, rel, dist, ts = [], [], [], []
+        for r in events:
+            a = np.asarray(r["angular_speed"], dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel.append(a / trend[:a.size])
+                d = np.asarray(r["distance"], dtype=np.float64)
+                dist.append(d / d[r["t_star"]])
+            ang.append(a)
+            ts.append(r["t_star"])
+        span = 60
+        for ax, curves, title in ((row[0], ang, "angular speed of own directions (rad/step)"),
+                                  (row[1], rel, "relative to classes covered at init"),
+                                  (row[2], dist, "|u_t - u_limit| / |u_t* - u_limit|")):
+            for c, t in zip(curves, ts):
+                x = np.arange(len(c)) - t
+                keep = (x >= -span) & (x <= span)
+                ax.plot(x[keep], np.where(np.asarray(c)[keep] > 0, np.asarray(c)[keep], np.nan), color="0.7", lw=0.6)
+            if curves:
+                g, med = _aligned_median(curves, ts, -span, span + 1)
+                ax.plot(g, med, color="k", lw=2, label="median")
+            ax.axvline(0, color="C3", ls=":", lw=1.2)
+            ax.set(yscale="log", xlabel="steps from t* (class covered)", title=f"{name}: {title}")
+            _style(ax)
+        st = data["summary"][name]
+        row[1].text(0.02, 0.04, f"after/before at t* / at steps at t*'s relative position:\nx{st['effect']:.2f} "
+                                f"(median of {st['n']} class-runs; rank z = {st['z_rank']:.1f})",
+                    transform=row[1].transAxes, fontsize=7)
+        row[0].legend(fontsize=7)
     s = data["settings"]
-    fig.suptitle(f"around t*: K = {s['K']}, d_k = {s['d_k']}, N = {s['N']}, {s['bits']}-bit {s['convention']}, relu STE, "
-                 "hinge; runs that start with some class uncovered")
+    fig.suptitle(f"around t*, per class: K = {s['K']}, d_k = {s['d_k']}, N = {s['N']}, hinge, relu STE; quantized = "
+                 f"{s['bits']}-bit {s['convention']}, w ~ N(0, I); relu = unquantized, w ~ N(0, 0.01 I); "
+                 f"{s['seeds']} seeds per network")
     return fig

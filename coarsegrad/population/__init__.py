@@ -52,8 +52,9 @@ Edge cases (docs/theory.md §5):
   ``0`` or ``inf`` without producing NaN, and ``E g`` keeps its relative accuracy (about 1e-14)
   for ``|w| / alpha`` from 1e-300 to 1e300: differences of nearby densities and normal
   probabilities are computed directly, narrow windows by Gauss-Legendre, and quadrature panels
-  are graded from the ``1/|w|`` scale up to the Gaussian's. One exception, documented in
-  docs/theory.md §5: with a non-piecewise-constant ``mu'`` (``gauss``, ``quad``) and
+  (both engines, so user STEs without ``pieces`` too) are graded from the ``min(1, alpha)/|w|`` scale up
+  to the Gaussian's; the adaptive engine warns (``QuadratureWarning``) when it cannot reach its
+  tolerance. One exception, documented in docs/theory.md §5: with a non-piecewise-constant ``mu'`` (``gauss``, ``quad``) and
   ``theta < ~7 deg`` or ``> ~173 deg`` the perpendicular part of ``C`` (and the step remainder of
   ``C_w``) loses relative accuracy like ``1e-16 |w| / alpha``.
 
@@ -65,7 +66,7 @@ Modules: :mod:`~coarsegrad.population.gaussian` (normal and bivariate normal fun
 :mod:`~coarsegrad.population.coarse` (the expected coarse gradient) and
 :mod:`~coarsegrad.population.quadrature` (its integration engines).
 """
-from .coarse import METHODS, coarse_vectors, expected_coarse_grad
+from .coarse import METHODS, coarse_vectors, expected_coarse_grad, loss_and_expected_coarse_grad
 from .gaussian import bvn_cdf
 from .geometry import CoarseVectors
 from .gradient import population_grad
@@ -77,7 +78,7 @@ from .alpha import (alpha_jump_terms, expected_alpha_grad, joint_descent, joint_
 __all__ = [
     "Teacher", "random_teacher", "bvn_cdf",
     "moment_m", "moment_q", "moment_c",
-    "population_loss", "population_grad", "expected_coarse_grad",
+    "population_loss", "population_grad", "expected_coarse_grad", "loss_and_expected_coarse_grad",
     "CoarseVectors", "coarse_vectors", "METHODS",
     "MAX_POPULATION_BITS",
     "population_loss_alpha", "population_grad_alpha", "expected_alpha_grad", "alpha_jump_terms",

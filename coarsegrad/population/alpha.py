@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_alpha, check_positive_int, check_real
+from .._checks import check_alpha, check_iterates, check_positive_int, check_real
 from ..alpha import get_alpha_rule
+from ..history import History
 from ..ste import get_ste
-from .coarse import _coarse_coefficients, _student_zero_C
-from .gaussian import _bvn_cdf, _finite_phi, _Qbar
-from .geometry import _column_norms, _geometry
-from .gradient import _assemble, _gradient_vectors, _teacher_mean
-from .moments import _c, _loss_terms, _m_q, _Moments
-from .teacher import _check_student, _column_name, Teacher
+from .coarse import coarse_grad_W
+from .gaussian import finite_phi, Qbar
+from .gradient import check_differentiable, class_coef, grad_W, teacher_mean
+from .moments import loss_terms, mixed_moments, step_moments, teacher_moments
+from .teacher import check_student, Teacher
 
 __all__ = ["population_loss_alpha", "population_grad_alpha", "expected_alpha_grad", "alpha_jump_terms",
            "joint_population_grad", "joint_expected_coarse_grad", "joint_descent", "ALPHA_FLOOR"]
@@ -45,30 +45,24 @@ __all__ = ["population_loss_alpha", "population_grad_alpha", "expected_alpha_gra
 #: Smallest resolution :func:`joint_descent` lets ``alpha`` reach (the authors' code clamps at 1e-3 too).
 ALPHA_FLOOR = 1e-3
 
+#: Largest top level ``L alpha`` of the student: ``q ~ (L alpha)^2`` and the loss must stay representable
+#: (the square root of the float64 maximum, with room for ``|v|^2`` factors).
+_TOP_MAX = 1e-4 * float(np.sqrt(np.finfo(np.float64).max))
 
-def _setup(teacher: Teacher, v, W, alpha):
-    """Checked ``v``, ``W`` (n, K), the student's staircase and the mixed moments."""
-    v, W3, batched = _check_student(teacher, v, W)
+
+def _setup(teacher: Teacher, v, W, alpha, star=None):
+    """Checked ``v``, ``W`` (n, K), the student's staircase and the mixed moments (``star``: the teacher's
+    ``(m*, q*)`` when known)."""
+    v, W3, batched = check_student(teacher, v, W)
     if batched:
         raise ValueError("W must have shape (n, K) here: one weight setting at a time")
     alpha = check_alpha(alpha)
     student = teacher.staircase.with_alpha(alpha)
-    a_star = teacher.staircase.alpha
+    if not student.top <= _TOP_MAX:
+        raise ValueError(f"alpha = {alpha!r} is too large for the population formulas: the loss scales like (L alpha)^2 "
+                         f"= ({student.L} * alpha)^2, which overflows float64; choose alpha <= {_TOP_MAX / student.L:.4g}")
     W = W3[0]
-    # t from the student's thresholds, c from the teacher's: the geometry takes one staircase, so build
-    # it twice and take c from the teacher's.
-    geom = _geometry(W, teacher.W_star, student)._replace(c=_geometry(W, teacher.W_star, teacher.staircase).c)
-    m, q = _m_q(geom, alpha)
-    m_star, q_star = _m_q(_geometry(teacher.W_star, teacher.W_star, teacher.staircase), a_star)
-    c = _c(geom, 1.0) * (alpha * a_star)                     # alpha alpha* sum Phi2(-t_k, -c_l; rho)
-    return v, W, student, _Moments(geom, m, q, m_star, q_star, c)
-
-
-def _coef(teacher, v, mo):
-    """``coef_k = sum(v) S_k - (|v|^2 m_k - (v.v*) m*_k)``, shape (K,)."""
-    vs = teacher.v_star
-    S = v.sum() * mo.m - vs.sum() * mo.m_star
-    return v.sum() * S - (v @ v * mo.m - (v @ vs) * mo.m_star)
+    return v, W, student, mixed_moments(teacher, W, alpha, star)
 
 
 def population_loss_alpha(teacher: Teacher, v, W, alpha: float) -> float:
@@ -88,18 +82,18 @@ def population_loss_alpha(teacher: Teacher, v, W, alpha: float) -> float:
     float
     """
     v, _, _, mo = _setup(teacher, v, W, alpha)
-    return float(_loss_terms(teacher, v, mo).sum())
+    return float(loss_terms(teacher, v, mo).sum())
 
 
 def _alpha_parts(teacher, v, mo, alpha):
     """Per class: ``E g_ae`` and the jump terms (both shape (K,)); ``df/dalpha = E g_ae - jumps``."""
     a_star = teacher.staircase.alpha
     geom = mo.geom
-    Q = _Qbar(geom.t)                                       # (K, L); 0 where w = 0 (t = inf)
-    _, tph = _finite_phi(geom.t)                            # t phi(t); 0 at t = 0 and t = inf
-    E_sigma, _ = _teacher_mean(geom.t, geom, a_star)        # Ebar(t_k), (K, L)
+    Q = Qbar(geom.t)                                       # (K, L); 0 where w = 0 (t = inf)
+    _, tph = finite_phi(geom.t)                            # t phi(t); 0 at t = 0 and t = inf
+    E_sigma, _ = teacher_mean(geom.t, geom, a_star)        # Ebar(t_k), (K, L)
     half_odd = np.arange(geom.t.shape[1]) + 0.5             # j + 1/2: sigma^2 jumps by (2j+1) alpha^2 at t_j
-    coef, vv, vvs = _coef(teacher, v, mo), v @ v, v @ teacher.v_star
+    coef, vv, vvs = class_coef(teacher, v, mo), v @ v, v @ teacher.v_star
     on = geom.student_on
     c_over_alpha = mo.c / alpha
     ae = coef * Q.sum(axis=1) + vv * alpha * (2 * half_odd * Q).sum(axis=1) - vvs * c_over_alpha
@@ -147,25 +141,16 @@ def alpha_jump_terms(teacher: Teacher, v, W, alpha: float) -> float:
 
 
 def _rule_moments(teacher, mo, rule, student):
-    """``R = E r``, ``Q_r = E[sigma r]``, ``C_r = E[sigma* r]`` per class for a step rule, shape (K,) each::
-
-        R = sum_j h_j Qbar(x_j),  Q_r = alpha sum_j h_j sum_k Qbar(max(x_j, t_k)),
-        C_r = alpha* sum_{j,l} h_j Phi2(-x_j, -c_l; rho),   x_j = p_j / |w|.
-    """
+    """``R = E r``, ``Q_r = E[sigma r]``, ``C_r = E[sigma* r]`` per class for an alpha rule (shape (K,) each;
+    :func:`~coarsegrad.population.moments.step_moments` at the rule's jumps)."""
     p, h = rule.jumps_of(student)
-    geom = mo.geom
-    on = geom.student_on
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):    # w = 0: x = inf (masked)
-        x = np.where(on[:, None], p[None, :] / np.where(on, geom.r, 1.0)[:, None], np.inf)   # (K, J)
-    R = (h * _Qbar(x)).sum(axis=1)
-    Q_r = student.alpha * (h[None, :, None] * _Qbar(np.maximum(x[:, :, None], geom.t[:, None, :]))).sum(axis=(1, 2))
-    C_r = np.zeros_like(R)
-    both = on & geom.teacher_on
-    if both.any():
-        P = _bvn_cdf(-x[both][:, :, None], -geom.c[both][:, None, :], geom.rho[both][:, None, None],
-                     geom.s[both][:, None, None])                                     # (K', J, L)
-        C_r[both] = teacher.staircase.alpha * (h[None, :, None] * P).sum(axis=(1, 2))
-    return R, Q_r, C_r
+    return step_moments(mo.geom, p, h, student.alpha, teacher.staircase.alpha)
+
+
+def _alpha_grad(teacher, v, mo, rule, student) -> float:
+    """``E g_alpha = sum_k coef_k R_k + |v|^2 Q_{r,k} - (v.v*) C_{r,k}`` (the one assembly of the rule's term)."""
+    R, Q_r, C_r = _rule_moments(teacher, mo, rule, student)
+    return float(np.sum(class_coef(teacher, v, mo) * R + (v @ v) * Q_r - (v @ teacher.v_star) * C_r))
 
 
 def expected_alpha_grad(teacher: Teacher, v, W, alpha: float, rule) -> float:
@@ -194,8 +179,7 @@ def expected_alpha_grad(teacher: Teacher, v, W, alpha: float, rule) -> float:
     """
     rule = get_alpha_rule(rule)
     v, _, student, mo = _setup(teacher, v, W, alpha)
-    R, Q_r, C_r = _rule_moments(teacher, mo, rule, student)
-    return float(np.sum(_coef(teacher, v, mo) * R + (v @ v) * Q_r - (v @ teacher.v_star) * C_r))
+    return _alpha_grad(teacher, v, mo, rule, student)
 
 
 def joint_population_grad(teacher: Teacher, v, W, alpha: float) -> tuple[np.ndarray, float]:
@@ -212,17 +196,14 @@ def joint_population_grad(teacher: Teacher, v, W, alpha: float) -> tuple[np.ndar
     Raises
     ------
     ValueError
-        If some ``w_k = 0`` (``f`` is discontinuous in ``w`` there).
+        If some ``w_k = 0`` and the first threshold is 0 (``ceil``: ``f`` is discontinuous there). For
+        ``round`` the ``W`` gradient is 0 in that column, the limit, as in
+        :func:`~coarsegrad.population.population_grad`.
     """
-    v, W, _, mo = _setup(teacher, v, W, alpha)
-    if not mo.geom.student_on.all():
-        name = _column_name(int(np.flatnonzero(~mo.geom.student_on)[0]), teacher.K, False)
-        raise ValueError(f"{name} = 0: the population loss is discontinuous at w_k = 0; move w_k off 0")
-    vec = _gradient_vectors(mo.geom, alpha)
-    ratio = teacher.staircase.alpha / alpha        # the C terms carry the teacher's step alpha*, not alpha
-    vec = vec._replace(C_w=vec.C_w * ratio, C_perp=vec.C_perp * ratio)
+    v, W, student, mo = _setup(teacher, v, W, alpha)
+    check_differentiable(student, mo.geom, teacher.K, False)
     ae, jumps = _alpha_parts(teacher, v, mo, alpha)
-    return _assemble(teacher, v, mo, vec), float(np.sum(ae - jumps))
+    return grad_W(teacher, v, mo, alpha), float(np.sum(ae - jumps))
 
 
 def joint_expected_coarse_grad(teacher: Teacher, v, W, alpha: float, ste, rule) -> tuple[np.ndarray, float]:
@@ -243,15 +224,7 @@ def joint_expected_coarse_grad(teacher: Teacher, v, W, alpha: float, ste, rule) 
 
 
 def _joint_coarse(teacher, v, W, student, mo, ste, rule):
-    alpha = student.alpha
-    vec = _coarse_coefficients(ste, mo.geom, student, "auto")
-    ratio = teacher.staircase.alpha / alpha        # C = E[sigma* mu' z] is linear in the teacher's step
-    vec = vec._replace(C_w=vec.C_w * ratio, C_perp=vec.C_perp * ratio)
-    vs = teacher.v_star
-    Eg_W = _assemble(teacher, v, mo, vec) - (v @ vs) * _student_zero_C(ste, mo.geom, teacher, W)
-    R, Q_r, C_r = _rule_moments(teacher, mo, rule, student)
-    Eg_a = float(np.sum(_coef(teacher, v, mo) * R + (v @ v) * Q_r - (v @ vs) * C_r))
-    return Eg_W, Eg_a
+    return coarse_grad_W(teacher, v, W, mo, ste, student=student), _alpha_grad(teacher, v, mo, rule, student)
 
 
 def joint_descent(teacher: Teacher, W0, alpha0: float, ste, rule, *, lr: float, steps: int,
@@ -275,7 +248,8 @@ def joint_descent(teacher: Teacher, W0, alpha0: float, ste, rule, *, lr: float, 
         Step size in ``W``.
     steps : int
     lr_alpha : float, optional
-        Step size in ``alpha``; default ``lr``.
+        Step size in ``alpha``; default ``lr`` (docs/findings.md, A4: ``lr / L^2`` is the stable choice at
+        more than 1 bit).
     tol : float
         Stop once ``f <= tol * f(initial)``.
     record_every : int
@@ -288,12 +262,19 @@ def joint_descent(teacher: Teacher, W0, alpha0: float, ste, rule, *, lr: float, 
     alpha : float
     history : History
         ``loss`` (``f``), ``alpha`` and ``dalpha`` (exact ``df/dalpha``) at the recorded steps.
+
+    Raises
+    ------
+    FloatingPointError
+        When an iterate is non-finite or explodes (``|W|`` or ``alpha`` beyond
+        :data:`coarsegrad._checks.DIVERGENCE_BOUND`, or the loss overflows): the message names the step
+        size to lower (``lr`` for ``W``, ``lr_alpha`` for ``alpha``).
     """
-    from ..train import History
     v = teacher.v_star if v is None else v
     W = np.array(W0, dtype=np.float64, copy=True)
     alpha = check_alpha(alpha0, name="alpha0")
     lr = check_real(lr, "lr", low=0.0, low_open=True)
+    alpha_option = "lr (the alpha step too: pass lr_alpha, e.g. lr / L^2)" if lr_alpha is None else "lr_alpha"
     lr_alpha = lr if lr_alpha is None else check_real(lr_alpha, "lr_alpha", low=0.0, low_open=True)
     steps = check_positive_int(steps, "steps", minimum=0)
     record_every = check_positive_int(record_every, "record_every")
@@ -301,20 +282,26 @@ def joint_descent(teacher: Teacher, W0, alpha0: float, ste, rule, *, lr: float, 
     ste, rule = get_ste(ste), get_alpha_rule(rule)
     history = History()
     f0 = None
+    star = teacher_moments(teacher)                                  # the teacher's m*, q*: fixed along the run
     for t in range(steps + 1):
-        if not np.all(np.isfinite(_column_norms(W))):
-            raise FloatingPointError(f"joint_descent diverged at step {t}; lower lr (now {lr})")
-        v, W, student, mo = _setup(teacher, v, W, alpha)          # one set of moments per step: f and E g
-        f = float(_loss_terms(teacher, v, mo).sum())
+        check_iterates([W], driver="joint_descent", step=t, option="lr", value=lr)
+        check_iterates([alpha], driver="joint_descent", step=t, option=alpha_option, value=lr_alpha)
+        v, W, student, mo = _setup(teacher, v, W, alpha, star)    # one set of moments per step: f and E g
+        f = float(loss_terms(teacher, v, mo).sum())
+        if not np.isfinite(f):
+            raise FloatingPointError(f"joint_descent diverged at step {t} (the loss overflowed to {f}); lower lr "
+                                     f"(now {lr}) or {alpha_option} (now {lr_alpha})")
         f0 = f if f0 is None else f0
         converged = tol > 0 and f <= tol * f0
         done = converged or t == steps
         if done or t % record_every == 0:
-            history.record(t, loss=f, alpha=alpha)
+            ae, jumps = _alpha_parts(teacher, v, mo, alpha)
+            history.record(t, loss=f, alpha=alpha, dalpha=np.sum(ae - jumps))
         if done:
             history.stopped = "tolerance" if converged else "steps"
             break
         Eg_W, Eg_a = _joint_coarse(teacher, v, W, student, mo, ste, rule)
-        W = W - lr * Eg_W
-        alpha = float(np.maximum(alpha - lr_alpha * Eg_a, ALPHA_FLOOR))     # NaN propagates (np, not max)
+        with np.errstate(over="ignore", invalid="ignore"):       # divergence is reported at the next step's check
+            W = W - lr * Eg_W
+            alpha = float(np.maximum(alpha - lr_alpha * Eg_a, ALPHA_FLOOR))     # NaN propagates (np, not max)
     return W, alpha, history

@@ -8,16 +8,19 @@ from scipy.special import ndtr
 from ..quant import Staircase
 from ..ste import get_ste, kinks_z
 from .gaussian import _GL10_NODES, _GL10_WEIGHTS, _NARROW, _phi, _phi_diff, _Phi_diff, _Phi_over, _phi_over, _Phi_step
-from .geometry import _Geometry, _geometry, _rho_x_minus, _subset, CoarseVectors
-from .gradient import _assemble, _grad_v_terms
-from .moments import _moments
+from .geometry import Geometry, pair_geometry, _rho_x_minus, _subset, CoarseVectors
+from .gradient import assemble, _grad_v_terms
+from .moments import loss_terms, mixed_moments
 from .quadrature import _integrate_adaptive, _integrate_gauss
-from .teacher import _check_student, _flatten, _per_setting, _unflatten, Teacher
+from .teacher import check_student, _flatten, _per_setting, _unflatten, Teacher
 
-__all__ = ["expected_coarse_grad", "coarse_vectors", "METHODS"]
+__all__ = ["expected_coarse_grad", "loss_and_expected_coarse_grad", "coarse_vectors", "METHODS"]
+
+# Internal to the package (no leading underscore: population.alpha uses them): coarse_coefficients,
+# student_zero_C, coarse_grad_W.
 
 
-def _vectors_pieces(pieces, geom: _Geometry, staircase: Staircase) -> CoarseVectors:
+def _vectors_pieces(pieces, geom: Geometry, staircase: Staircase) -> CoarseVectors:
     r"""``A, B, C`` for ``mu' = value`` on ``(lo, hi]`` pieces, in closed form (docs/theory.md §4.3).
 
     On ``u in (x1, x2]`` (``x = z / |w|``; ``t_k``, ``c_l`` the thresholds over ``|w|``, ``|w*|``)::
@@ -81,7 +84,7 @@ def _vectors_pieces(pieces, geom: _Geometry, staircase: Staircase) -> CoarseVect
     return CoarseVectors(a, b, C_w, C_perp)
 
 
-def _window_integral(x1, h, geom: _Geometry):
+def _window_integral(x1, h, geom: Geometry):
     """``int_{x1}^{x1 + h} u phi(u) Phi((rho u - c_l)/s) du`` by 10-point Gauss-Legendre, shape ``(K, L)``
     for ``x1, h`` of shape ``(K, 1)`` (used only where the window is narrow: every factor varies by at
     most ~e^(1/8) on it; other entries are finite garbage that the caller discards)."""
@@ -95,7 +98,7 @@ def _window_integral(x1, h, geom: _Geometry):
         return (u * _phi(u) * ndtr(y)) @ _GL10_WEIGHTS * half[:, :, 0]
 
 
-def _vectors_numeric(ste, geom: _Geometry, staircase: Staircase, integrate_fn) -> CoarseVectors:
+def _vectors_numeric(ste, geom: Geometry, staircase: Staircase, integrate_fn) -> CoarseVectors:
     """``A, B, C`` by numerical integration, for any ``mu'`` (docs/theory.md §4.4).
 
     In ``u = z^T w^`` (breakpoints at the thresholds ``t_k``, at ``c_l / rho`` and at the STE's
@@ -154,7 +157,10 @@ def _numeric_class(mu_prime, geom, k, staircase, kinks_z, integrate_fn):
 
     with np.errstate(divide="ignore", invalid="ignore"):
         breaks = np.concatenate([geom.t[k], c / rho if rho != 0 else []])
-    a, b, C_w = integrate_fn(along_w, breaks, kinks, 1.0 / r, max_width=width)
+    # mu' varies on ~1/r next to a kink (the log tail's pole) or on ~alpha/r (a shape that scales with the
+    # staircase): the quadrature panels are graded from the smaller of the two (docs/theory.md §5).
+    unit = min(1.0, alpha)
+    a, b, C_w = integrate_fn(along_w, breaks, kinks, unit / r, max_width=width)
     C_perp = 0.0
     if c.size and s > 0:
         if split:
@@ -163,7 +169,7 @@ def _numeric_class(mu_prime, geom, k, staircase, kinks_z, integrate_fn):
                 u = (c[:, None] + s * y[None, :]) / rho
                 return (alpha * s / abs(rho)) * mu_p(r * u) * u * _phi(u) * (ndtr(y) - (y > 0))
             y_kinks = (rho * kinks[:, None] - c[None, :]) / s
-            C_w += integrate_fn(remainder, [0.0], y_kinks, abs(rho) / (r * s)).sum()
+            C_w += integrate_fn(remainder, [0.0], y_kinks, unit * abs(rho) / (r * s)).sum()
         if s < _SPLIT or r * np.max(np.abs(rho * c)) <= 100 * staircase.top:
             # In y = (u - rho c_l)/s, one unit-width variable per l (the only choice when the Gaussian is
             # narrow in u, s < 1/8). The kinks sit at (z/r - rho c_l)/s there, each rounded by
@@ -172,14 +178,14 @@ def _numeric_class(mu_prime, geom, k, staircase, kinks_z, integrate_fn):
             def perp(y):                                             # (P,) -> (L, P)
                 return mu_p(r * (rho * c[:, None] + s * y[None, :])) * _phi(y)
             y_kinks = (kinks[:, None] - rho * c[None, :]) / s
-            C_perp = alpha * s * np.sum(_phi(c) * integrate_fn(perp, [], y_kinks, 1.0 / (r * s)))
+            C_perp = alpha * s * np.sum(_phi(c) * integrate_fn(perp, [], y_kinks, unit / (r * s)))
         else:
             # In u, where the kinks 0 and L alpha / r are exact at every |w| (in y they would be
             # differences of O(1) numbers at large |w|): phi(u) phi((c_l - rho u)/s) = phi(c_l) phi((u - rho c_l)/s).
             def perp_u(u):                                           # (P,) -> (1, P)
                 return (mu_p(r * u) * _phi(u) * _phi_over(_rho_x_minus(u[:, None], c[None, :], rho,
                         geom.one_minus_rho[k], geom.one_plus_rho[k]), s).sum(axis=1))[None]
-            C_perp = alpha * integrate_fn(perp_u, rho * c, kinks, 1.0 / r, max_width=min(1.0, s))[0]
+            C_perp = alpha * integrate_fn(perp_u, rho * c, kinks, unit / r, max_width=min(1.0, s))[0]
     return a, b, C_w, C_perp
 
 
@@ -203,19 +209,19 @@ def coarse_vectors(teacher: Teacher, W, ste, *, method: str = "auto"):
     -------
     A, B, C : ndarray, each of the shape of ``W`` (``(n, K)``, or ``(S, n, K)`` when batched)
     """
-    _, W3, batched = _check_student(teacher, teacher.v_star, W)
+    _, W3, batched = check_student(teacher, teacher.v_star, W)
     flat, Wf = _flatten(teacher, W3)
-    geom = _geometry(Wf, flat.W_star, flat.staircase)
-    vec = _coarse_coefficients(get_ste(ste), geom, flat.staircase, method)
+    geom = pair_geometry(Wf, flat.W_star, flat.staircase)
+    vec = coarse_coefficients(get_ste(ste), geom, flat.staircase, method)
     A, B, C = vec.as_vectors(geom.w_hat, geom.e_perp)
-    C = C + _student_zero_C(get_ste(ste), geom, flat, Wf)
+    C = C + student_zero_C(get_ste(ste), geom, flat, Wf)
     return tuple(_unflatten(X, W3.shape[0], batched) for X in (A, B, C))
 
 
 METHODS = ("auto", "closed", "gauss", "quad")
 
 
-def _coarse_coefficients(ste, geom, staircase, method) -> CoarseVectors:
+def coarse_coefficients(ste, geom, staircase, method) -> CoarseVectors:
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if method == "closed" and ste.pieces is None:
@@ -239,15 +245,29 @@ def _coarse_coefficients(ste, geom, staircase, method) -> CoarseVectors:
     return out
 
 
-def _student_zero_C(ste, geom, teacher, W):
-    """``C`` for classes with ``w_k = 0``: ``mu'(0) E[sigma(z^T w*) z] = mu'(0) alpha sum_l phi(c_l) w*^``."""
+def student_zero_C(ste, geom, teacher, W, student: Staircase | None = None):
+    """``C`` for classes with ``w_k = 0``: ``mu'(0) E[sigma*(z^T w*) z] = mu'(0) alpha* sum_l phi(c_l) w*^``
+    (``mu'`` at the student's staircase, default the teacher's), shape ``(n, K)``."""
     off = ~geom.student_on & geom.teacher_on
     C0 = np.zeros_like(W)
     if off.any():
-        mu0 = float(np.asarray(ste.mu_prime(np.zeros(1), teacher.staircase))[0])
+        mu0 = float(np.asarray(ste.mu_prime(np.zeros(1), student or teacher.staircase))[0])
         ws_hat = teacher.W_star[:, off] / geom.r_star[off]
         C0[:, off] = mu0 * teacher.staircase.alpha * _phi(geom.c[off]).sum(axis=1) * ws_hat
     return C0
+
+
+def coarse_grad_W(teacher: Teacher, v, W, mo, ste, method: str = "auto", student: Staircase | None = None):
+    """``E g_W = coef A + |v|^2 B - (v.v*) C`` as an ``(n, K)`` array, from the moments ``mo`` of ``W``.
+
+    ``student`` is the student's staircase when its resolution differs from the teacher's (learnable
+    resolution): ``A, B`` use its ``alpha``, ``C = E[sigma*_{alpha*} mu' z]`` the teacher's. Internal to
+    the package (``v``, ``W``, ``ste`` already checked)."""
+    staircase = teacher.staircase if student is None else student
+    vec = coarse_coefficients(ste, mo.geom, staircase, method)
+    if student is not None:
+        vec = vec.with_teacher_step(teacher.staircase.alpha / student.alpha)
+    return assemble(teacher, v, mo, vec) - (v @ teacher.v_star) * student_zero_C(ste, mo.geom, teacher, W, student)
 
 
 def expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
@@ -276,11 +296,42 @@ def expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = "auto") -
     Eg_v : ndarray, shape (p,) (``(S, p)`` for batched ``W``)
     Eg_W : ndarray, shape of ``W``
     """
-    v, W3, batched = _check_student(teacher, v, W)
+    v, W3, batched = check_student(teacher, v, W)
     ste = get_ste(ste)
     flat, Wf = _flatten(teacher, W3)
-    mo = _moments(flat, Wf)
-    vec = _coarse_coefficients(ste, mo.geom, flat.staircase, method)
-    Eg_W = _assemble(flat, v, mo, vec) - (v @ flat.v_star) * _student_zero_C(ste, mo.geom, flat, Wf)
+    mo = mixed_moments(flat, Wf)
+    Eg_W = coarse_grad_W(flat, v, Wf, mo, ste, method)
     S = W3.shape[0]
     return _per_setting(_grad_v_terms(flat, v, mo), S, batched), _unflatten(Eg_W, S, batched)
+
+
+def loss_and_expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = "auto"):
+    r"""``f(v, W)`` and ``E_Z[g]`` together, from one computation of the moments: what a descent step needs.
+
+    The same numbers, bit for bit, as ``population_loss(teacher, v, W)`` and
+    ``expected_coarse_grad(teacher, v, W, ste, method=method)`` (the same functions applied to the same
+    moments), at about half the cost of the two calls.
+
+    Parameters
+    ----------
+    teacher : Teacher
+    v : array_like, shape (p,)
+    W : array_like, shape (n, K), or (S, n, K) for S weight settings at once
+    ste : str, STE or (mu, mu_prime)
+    method : {"auto", "closed", "gauss", "quad"}
+        See :func:`coarse_vectors`.
+
+    Returns
+    -------
+    f : float, or ndarray of shape (S,) for batched ``W``
+    Eg_v : ndarray, shape (p,) (``(S, p)`` for batched ``W``)
+    Eg_W : ndarray, shape of ``W``
+    """
+    v, W3, batched = check_student(teacher, v, W)
+    ste = get_ste(ste)
+    flat, Wf = _flatten(teacher, W3)
+    mo = mixed_moments(flat, Wf)
+    S = W3.shape[0]
+    f = _per_setting(loss_terms(flat, v, mo), S, batched)
+    Eg_W = coarse_grad_W(flat, v, Wf, mo, ste, method)
+    return (f if batched else float(f)), _per_setting(_grad_v_terms(flat, v, mo), S, batched), _unflatten(Eg_W, S, batched)

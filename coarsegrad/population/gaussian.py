@@ -17,7 +17,7 @@ def _phi(x):
         return _INV_SQRT_2PI * np.exp(-0.5 * np.square(x))
 
 
-def _Qbar(x):
+def Qbar(x):
     """Standard normal survival function ``P(U > x)``."""
     return ndtr(-x)
 
@@ -106,7 +106,7 @@ def _phi_over(y, s):
         return np.where(s > 0, _phi(y / np.where(s > 0, s, 1.0)), 0.0)
 
 
-def _finite_phi(x):
+def finite_phi(x):
     """``phi(x)`` and ``x phi(x)`` with both 0 at ``x = +-inf``."""
     ph = _phi(x)
     with np.errstate(invalid="ignore"):

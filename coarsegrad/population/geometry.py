@@ -12,8 +12,11 @@ from ..quant import Staircase
 __all__ = ["CoarseVectors"]
 
 
-class _Geometry(NamedTuple):
-    """Per class ``k`` (shape ``(K,)`` unless stated): norms, unit vectors, angle."""
+class Geometry(NamedTuple):
+    """Per class ``k`` (shape ``(K,)`` unless stated): norms, unit vectors, angle.
+
+    Internal to :mod:`coarsegrad.population` (built by :func:`pair_geometry`; its modules share it).
+    """
 
     r: np.ndarray          # |w_k|
     r_star: np.ndarray     # |w*_k|
@@ -29,15 +32,15 @@ class _Geometry(NamedTuple):
     teacher_on: np.ndarray  # w*_k != 0
 
 
-def _subset(geom: _Geometry, keep: np.ndarray) -> _Geometry:
+def _subset(geom: Geometry, keep: np.ndarray) -> Geometry:
     """The classes ``keep`` (a boolean mask over K) of ``geom``."""
-    return _Geometry(geom.r[keep], geom.r_star[keep], geom.w_hat[:, keep], geom.e_perp[:, keep],
+    return Geometry(geom.r[keep], geom.r_star[keep], geom.w_hat[:, keep], geom.e_perp[:, keep],
                      geom.rho[keep], geom.s[keep], geom.one_minus_rho[keep], geom.one_plus_rho[keep],
                      geom.t[keep], geom.c[keep],
                      geom.student_on[keep], geom.teacher_on[keep])
 
 
-def _column_norms(W: np.ndarray) -> np.ndarray:
+def column_norms(W: np.ndarray) -> np.ndarray:
     """Euclidean norms of the columns, scaled first so that |w| near 1e+-300 neither
     overflows nor underflows in the sum of squares."""
     big = np.abs(W).max(axis=0)
@@ -46,9 +49,15 @@ def _column_norms(W: np.ndarray) -> np.ndarray:
         return big * np.linalg.norm(W / safe, axis=0)
 
 
-def _geometry(W: np.ndarray, W_star: np.ndarray, staircase: Staircase) -> _Geometry:
-    r = _column_norms(W)
-    r_star = _column_norms(W_star)
+def pair_geometry(W: np.ndarray, W_star: np.ndarray, staircase: Staircase,
+                  teacher_staircase: Staircase | None = None) -> Geometry:
+    """The :class:`Geometry` of each pair ``(w_k, w*_k)`` (columns of ``W``, ``W_star``, shape (n, K)).
+
+    ``t`` holds ``staircase``'s thresholds over ``|w_k|``, ``c`` those of ``teacher_staircase``
+    (default: the same staircase; a student at its own resolution passes the teacher's) over ``|w*_k|``.
+    """
+    r = column_norms(W)
+    r_star = column_norms(W_star)
     student_on, teacher_on = r > 0, r_star > 0
     w_hat = np.divide(W, r, out=np.zeros_like(W), where=student_on)
     ws_hat = np.divide(W_star, r_star, out=np.zeros_like(W_star), where=teacher_on)
@@ -69,10 +78,11 @@ def _geometry(W: np.ndarray, W_star: np.ndarray, staircase: Staircase) -> _Geome
     d_norm = np.linalg.norm(d, axis=0)
     e_perp = np.divide(d, d_norm, out=np.zeros_like(d), where=both & (d_norm > 0) & (s > 0))
     ks = staircase.thresholds
+    ks_star = ks if teacher_staircase is None else teacher_staircase.thresholds
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # |w| = 0 rows masked below; tiny |w|: t -> inf
         t = np.where(student_on[:, None], ks[None, :] / r[:, None], np.inf)
-        c = np.where(teacher_on[:, None], ks[None, :] / r_star[:, None], np.inf)
-    return _Geometry(r, r_star, w_hat, e_perp, rho, s, one_minus_rho, one_plus_rho, t, c, student_on, teacher_on)
+        c = np.where(teacher_on[:, None], ks_star[None, :] / r_star[:, None], np.inf)
+    return Geometry(r, r_star, w_hat, e_perp, rho, s, one_minus_rho, one_plus_rho, t, c, student_on, teacher_on)
 
 
 class CoarseVectors(NamedTuple):
@@ -91,6 +101,12 @@ class CoarseVectors(NamedTuple):
     def as_vectors(self, geom_w_hat: np.ndarray, geom_e_perp: np.ndarray):
         """``(A, B, C)`` as ``(n, K)`` arrays."""
         return (self.a * geom_w_hat, self.b * geom_w_hat, self.C_w * geom_w_hat + self.C_perp * geom_e_perp)
+
+    def with_teacher_step(self, ratio: float) -> "CoarseVectors":
+        """``C`` rescaled by ``ratio = alpha* / alpha``: ``C`` is linear in the teacher's step height, and
+        vectors computed with the student's staircase carry the student's ``alpha`` there (learnable
+        resolution, :mod:`coarsegrad.population.alpha`); ``A``, ``B`` are unchanged."""
+        return self._replace(C_w=self.C_w * ratio, C_perp=self.C_perp * ratio)
 
 
 def _rho_x_minus(x, c, rho, omr, opr):

@@ -8,30 +8,34 @@ import numpy as np
 
 from .._checks import as_float_array
 from ..quant import Staircase
-from .gaussian import _bvn_cdf, _Qbar
-from .geometry import _Geometry, _geometry
-from .teacher import _check_student, _flatten, _per_setting, _population_staircase, Teacher
+from .gaussian import _bvn_cdf, Qbar
+from .geometry import Geometry, pair_geometry
+from .teacher import check_student, _flatten, _per_setting, _population_staircase, Teacher
 
 __all__ = ["moment_m", "moment_q", "moment_c", "population_loss"]
 
+# Internal to the package (no leading underscore: the sibling modules use them): Moments,
+# mixed_moments, teacher_moments, loss_terms, step_moments.
 
-def _m_q(geom: _Geometry, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+
+def _m_q(geom: Geometry, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """``m = alpha sum_k Qbar(t_k)``, ``q = alpha^2 sum_j (2j+1) Qbar(t_j)``; 0 where w = 0."""
-    Q = _Qbar(geom.t)                                   # (K, L); Qbar(inf) = 0 for w = 0 rows
+    Q = Qbar(geom.t)                                   # (K, L); Qbar(inf) = 0 for w = 0 rows
     odd = 2 * np.arange(geom.t.shape[1]) + 1
     m = alpha * Q.sum(axis=1)
     q = alpha**2 * (Q * odd).sum(axis=1)
     return np.where(geom.student_on, m, 0.0), np.where(geom.student_on, q, 0.0)
 
 
-def _c(geom: _Geometry, alpha: float) -> np.ndarray:
-    """``c = alpha^2 sum_{k,l} Phi2(-t_k, -c_l; rho)``; 0 where w = 0 or w* = 0."""
+def _c(geom: Geometry, alpha: float, alpha_star: float | None = None) -> np.ndarray:
+    """``c = alpha alpha* sum_{k,l} Phi2(-t_k, -c_l; rho)`` (student's step ``alpha``, teacher's ``alpha*``,
+    default ``alpha``: then the factor is ``alpha**2``); 0 where w = 0 or w* = 0."""
     on = geom.student_on & geom.teacher_on
     c = np.zeros(geom.r.shape)
     if on.any():
         P = _bvn_cdf(-geom.t[on][:, :, None], -geom.c[on][:, None, :],
                      geom.rho[on][:, None, None], geom.s[on][:, None, None])   # (K', L, L)
-        c[on] = alpha**2 * P.sum(axis=(1, 2))
+        c[on] = (alpha**2 if alpha_star is None else alpha * alpha_star) * P.sum(axis=(1, 2))
     return c
 
 
@@ -55,7 +59,7 @@ def moment_m(W, staircase: Staircase) -> np.ndarray:
     """
     W = _weights_matrix(W, "W")
     staircase = _population_staircase(staircase)
-    return _m_q(_geometry(W, W, staircase), staircase.alpha)[0]
+    return _m_q(pair_geometry(W, W, staircase), staircase.alpha)[0]
 
 
 def moment_q(W, staircase: Staircase) -> np.ndarray:
@@ -69,7 +73,7 @@ def moment_q(W, staircase: Staircase) -> np.ndarray:
     """
     W = _weights_matrix(W, "W")
     staircase = _population_staircase(staircase)
-    return _m_q(_geometry(W, W, staircase), staircase.alpha)[1]
+    return _m_q(pair_geometry(W, W, staircase), staircase.alpha)[1]
 
 
 def moment_c(W, W_star, staircase: Staircase) -> np.ndarray:
@@ -91,11 +95,14 @@ def moment_c(W, W_star, staircase: Staircase) -> np.ndarray:
     if W.shape != W_star.shape:
         raise ValueError(f"W has shape {W.shape} but W_star has shape {W_star.shape}; they must match")
     staircase = _population_staircase(staircase)
-    return _c(_geometry(W, W_star, staircase), staircase.alpha)
+    return _c(pair_geometry(W, W_star, staircase), staircase.alpha)
 
 
-class _Moments(NamedTuple):
-    geom: _Geometry
+class Moments(NamedTuple):
+    """The student's ``m, q``, the teacher's ``m*, q*`` and the mixed ``c`` per class (shape ``(K,)``), with
+    the :class:`~coarsegrad.population.geometry.Geometry` they came from. Internal to the package."""
+
+    geom: Geometry
     m: np.ndarray
     q: np.ndarray
     m_star: np.ndarray
@@ -103,13 +110,28 @@ class _Moments(NamedTuple):
     c: np.ndarray
 
 
-def _moments(teacher: Teacher, W: np.ndarray) -> _Moments:
-    staircase = teacher.staircase
-    geom = _geometry(W, teacher.W_star, staircase)
-    m, q = _m_q(geom, staircase.alpha)
-    geom_star = _geometry(teacher.W_star, teacher.W_star, staircase)
-    m_star, q_star = _m_q(geom_star, staircase.alpha)
-    return _Moments(geom, m, q, m_star, q_star, _c(geom, staircase.alpha))
+def teacher_moments(teacher: Teacher) -> tuple[np.ndarray, np.ndarray]:
+    """The teacher's ``(m*, q*)`` per class, shape ``(K,)`` each (constant along a descent: compute once)."""
+    star = teacher.staircase
+    return _m_q(pair_geometry(teacher.W_star, teacher.W_star, star), star.alpha)
+
+
+def mixed_moments(teacher: Teacher, W: np.ndarray, alpha: float | None = None,
+                  star: tuple[np.ndarray, np.ndarray] | None = None) -> Moments:
+    """:class:`Moments` of the student ``W`` (shape (n, K)) against ``teacher``.
+
+    The student's staircase is the teacher's at resolution ``alpha`` (default: the teacher's own
+    ``alpha*``; learnable resolution passes its own): ``m, q`` and the thresholds ``t`` use ``alpha``,
+    ``m*, q*`` and ``c_l`` use ``alpha*``, and ``c = alpha alpha* sum_{k,l} Phi2(-t_k, -c_l; rho)``.
+    ``star``: the teacher's ``(m*, q*)`` from :func:`teacher_moments`, when the caller has them.
+    Internal to the package (callers check ``W`` and ``alpha``).
+    """
+    stair_star = teacher.staircase
+    student = stair_star if alpha is None else stair_star.with_alpha(alpha)
+    geom = pair_geometry(W, teacher.W_star, student, stair_star)
+    m, q = _m_q(geom, student.alpha)
+    m_star, q_star = teacher_moments(teacher) if star is None else star
+    return Moments(geom, m, q, m_star, q_star, _c(geom, student.alpha, None if alpha is None else stair_star.alpha))
 
 
 def population_loss(teacher: Teacher, v, W) -> float:
@@ -132,15 +154,43 @@ def population_loss(teacher: Teacher, v, W) -> float:
     -------
     float, or ndarray of shape (S,) for batched ``W``
     """
-    v, W3, batched = _check_student(teacher, v, W)
+    v, W3, batched = check_student(teacher, v, W)
     flat, Wf = _flatten(teacher, W3)
-    f = _per_setting(_loss_terms(flat, v, _moments(flat, Wf)), W3.shape[0], batched)
+    f = _per_setting(loss_terms(flat, v, mixed_moments(flat, Wf)), W3.shape[0], batched)
     return f if batched else float(f)
 
 
-def _loss_terms(teacher, v, mo: _Moments) -> np.ndarray:
+def loss_terms(teacher, v, mo: Moments) -> np.ndarray:
+    """Per class ``E (y_k - y*_k)^2 / 2`` from the moments, shape ``(K,)`` (:func:`population_loss`'s formula)."""
     vs = teacher.v_star
     S = v.sum() * mo.m - vs.sum() * mo.m_star
     terms = 0.5 * (S**2 + v @ v * (mo.q - mo.m**2) - 2 * (v @ vs) * (mo.c - mo.m * mo.m_star)
                    + vs @ vs * (mo.q_star - mo.m_star**2))
     return np.maximum(terms, 0.0)    # each is E (y_k - y*_k)^2 / 2 >= 0; rounding can dip below 0 at W = W*
+
+
+def step_moments(geom: Geometry, positions: np.ndarray, heights: np.ndarray, alpha: float,
+                 alpha_star: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Moments of a step function ``r(z) = sum_j h_j 1{z > p_j}`` (an alpha rule) against the staircases.
+
+    Per class, shape ``(K,)`` each (``x_j = p_j / |w|``; ``t_k``, ``c_l`` as in :class:`Geometry`)::
+
+        R   = E r(z^T w)                 = sum_j h_j Qbar(x_j)
+        Q_r = E[sigma(z^T w) r(z^T w)]   = alpha sum_j h_j sum_k Qbar(max(x_j, t_k))
+        C_r = E[sigma*(z^T w*) r(z^T w)] = alpha* sum_{j,l} h_j Phi2(-x_j, -c_l; rho)
+
+    0 for classes with ``w = 0`` (``r(0) = 0``); ``C_r = 0`` where ``w* = 0`` too.
+    """
+    p, h = positions, heights
+    on = geom.student_on
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):    # w = 0: x = inf (masked)
+        x = np.where(on[:, None], p[None, :] / np.where(on, geom.r, 1.0)[:, None], np.inf)   # (K, J)
+    R = (h * Qbar(x)).sum(axis=1)
+    Q_r = alpha * (h[None, :, None] * Qbar(np.maximum(x[:, :, None], geom.t[:, None, :]))).sum(axis=(1, 2))
+    C_r = np.zeros_like(R)
+    both = on & geom.teacher_on
+    if both.any():
+        P = _bvn_cdf(-x[both][:, :, None], -geom.c[both][:, None, :], geom.rho[both][:, None, None],
+                     geom.s[both][:, None, None])                                     # (K', J, L)
+        C_r[both] = alpha_star * (h[None, :, None] * P).sum(axis=(1, 2))
+    return R, Q_r, C_r

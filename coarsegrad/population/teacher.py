@@ -9,7 +9,7 @@ import numpy as np
 from .._checks import as_float_array, check_dim, check_positive_int, make_rng
 from ..quant import Staircase
 from ..ste import check_staircase
-from .geometry import _column_norms
+from .geometry import column_norms
 
 __all__ = ["Teacher", "random_teacher", "MAX_POPULATION_BITS"]
 
@@ -110,7 +110,7 @@ def random_teacher(n: int, p: int, K: int, staircase: Staircase, seed, *,
     return Teacher(v_star, W_star, staircase)
 
 
-def _check_student(teacher: Teacher, v, W):
+def check_student(teacher: Teacher, v, W):
     """Checked ``v`` and ``W`` as ``(S, n, K)`` (``S = 1`` for one setting), and whether W was batched."""
     if not isinstance(teacher, Teacher):
         raise TypeError(f"teacher must be a coarsegrad.population.Teacher; got {type(teacher).__name__}")
@@ -123,14 +123,14 @@ def _check_student(teacher: Teacher, v, W):
     if W3.shape[1:] != teacher.W_star.shape:
         raise ValueError(f"W has shape {W.shape} but the teacher's W_star has shape {teacher.W_star.shape}; "
                          f"they must match (n, K), or (S, n, K) for S settings")
-    norms = _column_norms(W3.transpose(1, 0, 2).reshape(teacher.n, -1))
+    norms = column_norms(W3.transpose(1, 0, 2).reshape(teacher.n, -1))
     if not np.all(np.isfinite(norms)):
-        raise ValueError(f"{_column_name(int(np.flatnonzero(~np.isfinite(norms))[0]), teacher.K, batched)} has a "
+        raise ValueError(f"{column_name(int(np.flatnonzero(~np.isfinite(norms))[0]), teacher.K, batched)} has a "
                          f"norm beyond the floating-point range; rescale W")
     return v, W3, batched
 
 
-def _column_name(j: int, K: int, batched: bool) -> str:
+def column_name(j: int, K: int, batched: bool) -> str:
     """The user's name of flattened column ``j``: ``W[:, k]`` or ``W[s, :, k]``."""
     s, k = divmod(j, K)
     return f"W[{s}, :, {k}]" if batched else f"W[:, {k}]"
