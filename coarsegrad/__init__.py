@@ -44,7 +44,7 @@ from .nets import (MLPParams, MLPPass, TSGrads, TSPass, mlp_coarse_grad, mlp_for
                    mlp_predict, one_hot, ts_coarse_grad, ts_forward, ts_loss, ts_predict)
 from . import population  # noqa: E402  (cg.population works after `import coarsegrad`)
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "__version__",

@@ -205,3 +205,16 @@ def make_rng(seed, name: str = "seed") -> np.random.Generator:
 
 def _doc(shape_doc: str) -> str:
     return f" of shape {shape_doc}" if shape_doc else ""
+
+
+class UsageError(Exception):
+    """Bad input to a command, found by its validation: one line naming the option, exit 2."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line of text (float's ``OverflowError(34, ...)`` named as an overflow)."""
+    args = getattr(exc, "args", ())
+    if isinstance(exc, OverflowError) and len(args) == 2 and isinstance(args[0], int):
+        return f"numerical overflow ({args[1]})"           # float's OverflowError(34, 'Numerical result ...')
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__

@@ -323,7 +323,11 @@ def write_text(path, text: str, *, name: str | None = None) -> None:
         tmp.write_text(text)
 
 
-def _dumps(obj) -> str:
+def _dumps(obj, *, compact: bool = False) -> str:
+    """JSON text: indented for what people read (manifests, settings), ``compact`` (no whitespace) for
+    data files, whose indentation was most of their size (the atlas: 230 kB)."""
+    if compact:
+        return json.dumps(obj, separators=(",", ":"), default=_default) + "\n"
     return json.dumps(obj, indent=2, sort_keys=False, default=_default) + "\n"
 
 

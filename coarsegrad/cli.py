@@ -35,14 +35,13 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._checks import UsageError, one_line as _one_line
 from ._io import check_writable_dir, output, update_json
+from ._figure_files import _Runs, _save_figure
+from ._tables import ROUNDING_FLOOR, format_claims, format_claims_markdown  # noqa: F401  (ROUNDING_FLOOR: docs/testing.md)
 from .provenance import provenance
 
 __all__ = ["main", "build_parser", "format_claims", "format_claims_markdown", "UsageError"]
-
-
-class UsageError(Exception):
-    """Bad input to a command, found by its validation: one line naming the option, exit 2."""
 
 
 @contextmanager
@@ -311,14 +310,6 @@ def main(argv: list[str] | None = None) -> int:
                     f"please report it with the command line (COARSEGRAD_DEBUG=1 shows the traceback)", 3)
 
 
-def _one_line(exc: BaseException) -> str:
-    args = getattr(exc, "args", ())
-    if isinstance(exc, OverflowError) and len(args) == 2 and isinstance(args[0], int):
-        return f"numerical overflow ({args[1]})"           # float's OverflowError(34, 'Numerical result ...')
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
 def _progress(enabled: bool):
     def report(message: str) -> None:
         if enabled:
@@ -327,96 +318,6 @@ def _progress(enabled: bool):
 
 
 # --------------------------------------------------------------------------- verify
-
-def _fmt(x) -> str:
-    if x is None:
-        return ""
-    if isinstance(x, (int, np.integer)) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e6):
-        return str(int(x))
-    return f"{x:.4g}"
-
-
-#: Width of the wrapped "check" column of the text table.
-CHECK_WIDTH = 58
-
-#: Printed under the text table: what its columns mean.
-TABLE_LEGEND = ("required: the relation the measured figure must satisfy to pass; (report) rows are shown, "
-                "not judged; (skipped) rows are not measured at this preset (the check says where they are)")
-
-
-def _measured(check) -> str:
-    """The measured figure as printed; blank on a skipped row (its value is a NaN placeholder)."""
-    return "" if check.relation == "skipped" else _fmt(check.value)
-
-
-def _required(check) -> str:
-    return "" if check.relation in ("report", "skipped") else f"{check.relation} {_fmt(check.threshold)}"
-
-
-def format_claims(results) -> str:
-    """The claims as a plain-text table: check, measured figure, required relation, result.
-
-    The check text is wrapped to :data:`CHECK_WIDTH` and the other columns are as wide as their
-    widest entry, so no entry runs into the next column.
-    """
-    import textwrap
-    rows = [(check.quantity, _measured(check), _required(check), check.verdict)   # verdict: "FAIL (non-finite)"
-            for res in results for check in res.checks]
-    w_meas = max([len("measured")] + [len(r[1]) for r in rows])
-    w_req = max([len("required")] + [len(r[2]) for r in rows])
-    head = f"{'claim':<6}{'check':<{CHECK_WIDTH + 2}}  {'measured':>{w_meas}}  {'required':<{w_req}}  result"
-    width = len(head)
-    lines = [head, "-" * width]
-    for res in results:
-        title = textwrap.wrap(f"{res.number:<6}{res.title}  [{res.seconds:.1f} s]", width,
-                              subsequent_indent=" " * 6)
-        lines += title
-        lines += textwrap.wrap(f"setting: {res.setting}", width, initial_indent=" " * 8, subsequent_indent=" " * 10)
-        for check in res.checks:
-            quantity, measured, required, verdict = (check.quantity, _measured(check), _required(check),
-                                                     check.verdict)
-            parts = textwrap.wrap(quantity, CHECK_WIDTH) or [""]
-            lines.append(f"{'':<8}{parts[0]:<{CHECK_WIDTH}}  {measured:>{w_meas}}  {required:<{w_req}}  {verdict}")
-            lines += [f"{'':<10}{part}" for part in parts[1:]]
-    failed = [r.number for r in results if not r.passed]
-    skipped = [r.number for r in results if getattr(r, "skipped", False)]
-    lines.append("-" * width)
-    lines.append(f"{len(results) - len(failed) - len(skipped)} of {len(results) - len(skipped)} claims pass"
-                 + (f"; failed: {', '.join(map(str, failed))}" if failed else "")
-                 + (f"; skipped at this preset: {', '.join(map(str, skipped))}" if skipped else ""))
-    lines += textwrap.wrap(TABLE_LEGEND, width)
-    return "\n".join(lines)
-
-
-#: Measured values of smaller magnitude print as a bound (``< 1e-13``) in the Markdown table, the
-#: README's: at that size a value is rounding (about 450 ulps of a unit-scale quantity), whose
-#: digits change with the BLAS kernel and thread count (claim 13's residual: 2.297e-16 with
-#: OpenBLAS's Haswell kernel, 3.079e-16 with SkylakeX). The verdict uses the value itself; the text
-#: table and ``--json`` keep it. docs/testing.md, "Tolerance policy".
-ROUNDING_FLOOR = 1e-13
-
-
-def _measured_markdown(check) -> str:
-    """:func:`_measured`, or a bound for a value at rounding level (:data:`ROUNDING_FLOOR`)."""
-    x = check.value
-    if check.relation != "skipped" and isinstance(x, (float, np.floating)) and np.isfinite(x) \
-            and 0 < abs(x) < ROUNDING_FLOOR:
-        return f"< {ROUNDING_FLOOR:.0e}" if x > 0 else f"> -{ROUNDING_FLOOR:.0e}"
-    return _measured(check)
-
-
-def format_claims_markdown(results) -> str:
-    """The claims as a Markdown table (one row per check), without timings."""
-    lines = ["| claim | check | measured | threshold | result |", "| --- | --- | --- | --- | --- |"]
-    for res in results:
-        for i, check in enumerate(res.checks):
-            verdict = f"**{check.verdict}**" if check.passed is False else check.verdict
-            bound = _required(check)
-            title = f"{res.number}. {res.title}" if i == 0 else ""
-            cells = [title, check.quantity, _measured_markdown(check), bound, verdict]
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines)
-
 
 def _verify(args) -> int:
     from .claims import CLAIMS, run_claims
@@ -455,144 +356,6 @@ def _isatty(stream) -> bool:
 
 
 # --------------------------------------------------------------------------- figures and results
-
-def _render(fig) -> dict:
-    """The figure as PNG and PDF bytes, without the metadata that changes from run to run."""
-    import io
-    images = {}
-    for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format=ext, dpi=110, metadata=meta)
-        images[ext] = buffer.getvalue()
-    return images
-
-
-def _same_pixels(png: bytes, path: Path) -> bool:
-    """Whether the PNG at ``path`` shows exactly the pixels of ``png`` (its bytes may differ: another
-    matplotlib or zlib encodes the same picture differently)."""
-    import io
-
-    from matplotlib.image import imread
-    try:
-        old = imread(path, format="png")
-    except Exception:          # noqa: BLE001  (missing, unreadable or not a PNG: not the same picture)
-        return False
-    new = imread(io.BytesIO(png), format="png")
-    return old.shape == new.shape and bool(np.array_equal(old, new))
-
-
-def _save_figure(fig, out: Path, name: str, data_text: str) -> tuple:
-    """Write ``name``.json, .png and .pdf into ``out``; return (file names, whether any changed).
-
-    Regeneration is idempotent: a data file with the same text is left as it is, and images that
-    show the same pixels as the ones there are not rewritten (a PDF goes with its PNG), so
-    regenerating unchanged figures leaves a checkout unmodified.
-    """
-    from ._io import write_bytes, write_text
-    json_path = out / f"{name}.json"
-    try:
-        data_same = json_path.read_text() == data_text
-    except (OSError, UnicodeDecodeError):
-        data_same = False
-    if not data_same:
-        write_text(json_path, data_text, name="--out")
-    images = _render(fig)
-    images_same = (out / f"{name}.pdf").is_file() and _same_pixels(images["png"], out / f"{name}.png")
-    if not images_same:
-        for ext, blob in images.items():
-            write_bytes(out / f"{name}.{ext}", blob, name="--out")
-    return [f"{name}.png", f"{name}.pdf"], not (data_same and images_same)
-
-
-class _Runs:
-    """The ``map_fn`` of the figure computations: runs the independent training runs of one figure,
-    reports each finished run on stderr, and picks where they run.
-
-    - ``scheduler``: a dask.distributed cluster;
-    - ``workers == 1``: this process;
-    - ``workers`` given: a process pool of that size (started once, reused across figures);
-    - default: the first run of a step goes here and is timed; if the remaining runs would take
-      less than a pool costs to start, they stay here, else a pool of ``min(cores, runs)`` runs them.
-    """
-
-    def __init__(self, workers, scheduler, report):
-        self.workers, self.report = workers, report
-        self.pool = self.client = None
-        self.executor = None
-        self.label = ""
-        if scheduler:
-            try:
-                from distributed import Client
-            except ImportError:
-                raise UsageError("--scheduler needs dask.distributed: pip install 'coarsegrad[dask]'") from None
-            try:
-                self.client = Client(scheduler, timeout="5s")     # a scheduler answers in milliseconds
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise ConnectionError(f"--scheduler {scheduler!r}: cannot reach a dask scheduler there "
-                                      f"({_one_line(exc)}); check the address (e.g. tcp://HOST:8786)") from None
-            self.executor = self.client.get_executor()
-            self.where = f"dask scheduler {scheduler}"
-        else:
-            self.where = "this process" if workers == 1 else None
-
-    def __call__(self, fn, tasks):
-        from .train import _pool_pays, _run_here, process_pool     # _run_here: a worker's BLAS threads
-        tasks = list(tasks)
-        n = len(tasks)
-        start = time.perf_counter()
-        results = []
-        last = [start]
-
-        def done(result):
-            # One line per finished run once a step has run for a while, at most one a second: long
-            # steps (MNIST: minutes) show progress, short ones stay quiet.
-            results.append(result)
-            now = time.perf_counter()
-            if now - start >= 2.0 and (now - last[0] >= 1.0 or len(results) == n):
-                last[0] = now
-                self.report(f"[figures] {self.label}: run {len(results)}/{n} done ({now - start:.1f} s)")
-
-        if self.executor is None and (self.workers == 1 or n <= 1):
-            for task in tasks:
-                done(_run_here(fn, task))
-            return results
-        executor = self.executor
-        if executor is None:
-            if self.workers is None and self.pool is None:
-                done(_run_here(fn, tasks[0]))
-                if not _pool_pays(time.perf_counter() - start, n - 1, os.cpu_count() or 1):
-                    for task in tasks[1:]:
-                        done(_run_here(fn, task))
-                    return results
-            size = min(self.workers or os.cpu_count() or 1, n - len(results))
-            if size <= 1 and self.pool is None:          # one run left, or one core: a pool only adds its start-up
-                for task in tasks[len(results):]:
-                    done(_run_here(fn, task))
-                return results
-            if self.pool is None or self.pool_size < size:
-                if self.pool is not None:
-                    self.pool.shutdown()
-                self.pool, self.pool_size = process_pool(size), size
-                self.report(f"[figures] {self.label}: started {size} worker process(es)")
-            executor = self.pool
-        for result in executor.map(fn, tasks[len(results):]):
-            done(result)
-        return results
-
-    def close(self, abort: bool = False):
-        """Shut the pool down; on ``abort`` (Ctrl-C, an error) without waiting for runs in flight,
-        which may take minutes and whose results nobody would read."""
-        if self.pool is not None:
-            if abort:
-                processes = list(getattr(self.pool, "_processes", {}).values())   # private, but no public way
-                self.pool.shutdown(wait=False, cancel_futures=True)
-                for process in processes:
-                    process.terminate()
-            else:
-                self.pool.shutdown()
-        if self.client is not None:
-            self.client.close()
-
 
 def _figure_presets(manifest: dict) -> dict:
     return {name: (entry.get("preset"), entry.get("seed")) for name, entry in manifest.get("figures", {}).items()
@@ -636,7 +399,7 @@ def _figures(args) -> int:
             start = time.perf_counter()
             data = compute(args.preset, args.seed, map_fn=runs)
             seconds = time.perf_counter() - start
-            files, changed = _save_figure(draw(data), out, name, _dumps(data))
+            files, changed = _save_figure(draw(data), out, name, _dumps(data, compact=True))
             entry = {
                 "description": description, "files": files + [f"{name}.json"],
                 "compute": f"coarsegrad.figures.{compute.__name__}", "draw": f"coarsegrad.figures.{draw.__name__}",

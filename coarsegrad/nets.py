@@ -35,6 +35,7 @@ gradient, which is how the tests check the backward algebra by finite difference
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -51,6 +52,22 @@ __all__ = [
 ]
 
 LOSSES = ("cross_entropy", "squared", "hinge")
+
+
+def _staircase_last(n_positional: int):
+    """Name the fix when a 0.1-style call passes ``bits, alpha`` where one :class:`Staircase` goes: such a
+    call has one positional argument too many, which Python would report without a word of the cause."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if len(args) > n_positional:
+                names = ", ".join(list(fn.__code__.co_varnames[:n_positional]))
+                raise TypeError(f"{fn.__name__}({names}) takes {n_positional} positional arguments, got {len(args)}: "
+                                "the (bits, alpha) pair of coarsegrad 0.1 is one object now -- pass "
+                                "staircase=Staircase(bits, alpha), e.g. Staircase(2, 0.5)")
+            return fn(*args, **kwargs)
+        return wrapper
+    return decorate
 
 
 def _activate(h: np.ndarray, staircase: Staircase, activation: Callable | None) -> np.ndarray:
@@ -95,6 +112,7 @@ def _check_ts(Z, v, W):
     return Z, v, W
 
 
+@_staircase_last(4)
 def ts_forward(Z, v, W, staircase: Staircase, *, activation: Callable | None = None,
                validate: bool = True) -> TSPass:
     """Forward pass ``y_k = v^T sigma(Z w_k)`` of the teacher-student model.
@@ -168,6 +186,7 @@ class TSGrads(NamedTuple):
     W: np.ndarray
 
 
+@_staircase_last(6)
 def ts_coarse_grad(Z, v, fwd: TSPass, e, ste, staircase: Staircase, *, validate: bool = True) -> TSGrads:
     """Coarse gradient of the batch loss in ``(v, W)``, from :func:`ts_forward`'s pass.
 
@@ -207,6 +226,7 @@ def ts_coarse_grad(Z, v, fwd: TSPass, e, ste, staircase: Staircase, *, validate:
     return TSGrads(g_v, g_W)
 
 
+@_staircase_last(4)
 def ts_predict(Z, v, W, staircase: Staircase) -> np.ndarray:
     """Predicted class ``argmax_k y_k(Z)`` (ties go to the smallest ``k``).
 
@@ -306,6 +326,7 @@ def _check_mlp(x, params, *, x_name: str = "x"):
     return x, MLPParams(W, b, V, c)
 
 
+@_staircase_last(3)
 def mlp_forward(x, params: MLPParams, staircase: Staircase, *,
                 activation: Callable | None = None, validate: bool = True) -> MLPPass:
     """Forward pass ``h = W x + b``, ``f = V sigma(h) + c`` for a batch.
@@ -417,6 +438,7 @@ def mlp_loss(f, labels, loss: str = "cross_entropy", *, margin: float = 1.0,
     return value, delta
 
 
+@_staircase_last(6)
 def mlp_coarse_grad(x, params: MLPParams, fwd: MLPPass, delta, ste, staircase: Staircase, *,
                     freeze_second_layer: bool = False, validate: bool = True,
                     out: MLPParams | None = None) -> MLPParams:
@@ -474,6 +496,7 @@ def mlp_coarse_grad(x, params: MLPParams, fwd: MLPPass, delta, ste, staircase: S
     return out
 
 
+@_staircase_last(3)
 def mlp_predict(x, params: MLPParams, staircase: Staircase, *,
                 activation: Callable | None = None) -> np.ndarray:
     """Predicted class ``argmax_k f_k(x)`` (ties go to the smallest ``k``).

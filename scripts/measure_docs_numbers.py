@@ -38,7 +38,7 @@ TRAIN_EPOCHS = 3
 
 #: What is measured: key -> (command, what it is). ``{python}`` is this interpreter.
 MEASUREMENTS = {
-    "suite": ("{python} -m pytest -q -p no:cacheprovider", "the whole test suite, slow cases included"),
+    "suite": ("{python} -m pytest -n auto -q -p no:cacheprovider", "the whole test suite, slow cases included"),
     "verify_quick": ("{python} -m coarsegrad verify --quick", "coarsegrad verify --quick"),
     "verify_full": ("{python} -m coarsegrad verify --full", "coarsegrad verify --full"),
     "train_epoch": (f"{{python}} -m coarsegrad train --data mnist-subset --bits 2 --ste clipped_relu "

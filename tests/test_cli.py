@@ -863,7 +863,7 @@ def _mutations(schema):
     for figure, spec in schema.items():
         for path in _schema_paths(base[figure], spec):
             for kind in ("remove", "text", "object", "list"):
-                data = copy.deepcopy(base)
+                data = {**base, figure: copy.deepcopy(base[figure])}     # only the mutated figure is copied
                 parent = data[figure]
                 for key in path[:-1]:
                     parent = parent[key]

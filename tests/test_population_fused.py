@@ -38,3 +38,16 @@ def test_fused_step_negative_controls():
     f, _, Eg_W = loss_and_expected_coarse_grad(teacher, v, W, "relu")
     assert not np.array_equal(Eg_W, expected_coarse_grad(teacher, v, W, "clipped_relu")[1])
     assert f != population_loss(teacher, v, W * (1 + 1e-9))
+
+
+def test_teacher_moments_passed_in_change_nothing():
+    """population_descent passes the teacher's (m*, q*) computed once: the step is the same, bit for bit."""
+    from coarsegrad.population.moments import teacher_moments
+    teacher, v, W = _setting(5, 3, "round", False)
+    np.testing.assert_array_equal(
+        np.concatenate([np.ravel(x) for x in loss_and_expected_coarse_grad(teacher, v, W, "relu",
+                                                                            star=teacher_moments(teacher))]),
+        np.concatenate([np.ravel(x) for x in loss_and_expected_coarse_grad(teacher, v, W, "relu")]))
+    teacher, v, W = _setting(5, 3, "round", True)
+    with pytest.raises(ValueError, match="star"):
+        loss_and_expected_coarse_grad(teacher, v, W, "relu", star=teacher_moments(teacher))

@@ -481,6 +481,9 @@ def test_claim_10_fails_with_wrong_oracles():
     from coarsegrad import claims
     always = lambda x, labels: S.Separability(True, 0, "wrong oracle: always separable")
     assert not claims.claim_10("quick", 0, separability=always).passed
+    # a solver failure reported with the status of an infeasibility (HiGHS "Model error") must not certify
+    model_error = lambda x, labels: S.Separability(None, 2, "wrong oracle: Model error", decided=False)
+    assert claims.claim_10("quick", 0, separability=model_error).checks[0].passed is False
     random_net = lambda data, N, stair: S.subspace_init(data.K, N, data.x.shape[1], seed=0)
     assert not claims.claim_10("quick", 0, minimizer=random_net).passed
 

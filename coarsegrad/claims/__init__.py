@@ -128,7 +128,7 @@ def run_claims(preset: str = "quick", seed: int = 0, only=None, *, workers: int 
         from concurrent.futures import as_completed
         from ..train import process_pool
         order = [k for k in LONGEST_FIRST if k in tasks] + [k for k in numbers if k not in LONGEST_FIRST]
-        with process_pool(min(workers, len(numbers))) as pool:
+        with process_pool(int(np.minimum(workers, len(numbers)))) as pool:
             for future in as_completed([pool.submit(_run_claim, tasks[k]) for k in order]):
                 done(future.result())
     return [results[k] for k in numbers]

@@ -305,7 +305,7 @@ def expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = "auto") -
     return _per_setting(_grad_v_terms(flat, v, mo), S, batched), _unflatten(Eg_W, S, batched)
 
 
-def loss_and_expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = "auto"):
+def loss_and_expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = "auto", star=None):
     r"""``f(v, W)`` and ``E_Z[g]`` together, from one computation of the moments: what a descent step needs.
 
     The same numbers, bit for bit, as ``population_loss(teacher, v, W)`` and
@@ -320,6 +320,10 @@ def loss_and_expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = 
     ste : str, STE or (mu, mu_prime)
     method : {"auto", "closed", "gauss", "quad"}
         See :func:`coarse_vectors`.
+    star : tuple of two ndarrays, shape (K,), optional
+        The teacher's ``(m*, q*)`` (:func:`~coarsegrad.population.moments.teacher_moments`), for a caller
+        that takes many steps with one teacher (:func:`coarsegrad.train.population_descent`); unbatched
+        ``W`` only. Default: computed here.
 
     Returns
     -------
@@ -329,8 +333,10 @@ def loss_and_expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = 
     """
     v, W3, batched = check_student(teacher, v, W)
     ste = get_ste(ste)
+    if star is not None and batched:
+        raise ValueError("star (the teacher's moments) goes with an unbatched W of shape (n, K)")
     flat, Wf = _flatten(teacher, W3)
-    mo = mixed_moments(flat, Wf)
+    mo = mixed_moments(flat, Wf, star=star)
     S = W3.shape[0]
     f = _per_setting(loss_terms(flat, v, mo), S, batched)
     Eg_W = coarse_grad_W(flat, v, Wf, mo, ste, method)

@@ -64,12 +64,12 @@ def _integrate_adaptive(fn, breaks, kinks=(), scale=1.0, max_width=None, epsrel=
     The start intervals are split at ``breaks``, ``kinks`` and at points graded geometrically (ratio 4)
     away from the kinks from ``scale`` up (:func:`_graded_points`); then every interval whose error
     estimate (whole rule minus the sum over its halves, 15 points each) is above its share of the
-    tolerance ``max(epsrel |result|, 4 eps int |fn|)`` is halved, all intervals of a round in one vectorized
+    tolerance ``max(epsrel |result|, 64 eps int |fn|)`` is halved, all intervals of a round in one vectorized
     call of ``fn``. The grading matters: a feature of ``mu'`` of width ``scale`` (``L alpha / |w|`` in
     ``u``) next to a kink is invisible to a rule on a unit-width interval, which then never refines
     there (a smooth bump was 48 % wrong at ``|w|/alpha = 1e4`` with unit-scale start intervals). The
     tolerance is relative to the result (the vectors of E g shrink like ``1/|w|`` or ``1/|w|^2``, so
-    no absolute tolerance fits every scale), and never below the rounding of the sum, ``eps int |fn|``
+    no absolute tolerance fits every scale), and never below the rounding of the sums, ``64 eps int |fn|``
     (a result that cancels to 0 is not chased into noise). ``fn`` maps points ``(P,)`` to values
     ``(m, P)``; ``max_width`` is not needed.
 
@@ -101,7 +101,7 @@ def _integrate_adaptive(fn, breaks, kinks=(), scale=1.0, max_width=None, epsrel=
         err = np.max(np.abs(whole - fine), axis=0)                           # (N,)
         total = done + fine.sum(axis=1)
         size = np.max(np.abs(whole), axis=0).sum() + done_abs                               # ~ int |fn|
-        tol = max(epsrel * np.max(np.abs(total), initial=0.0), 4 * np.finfo(float).eps * size,
+        tol = max(epsrel * np.max(np.abs(total), initial=0.0), 64 * np.finfo(float).eps * size,
                   np.finfo(float).tiny)
         if done_err + err.sum() <= tol:
             return total
