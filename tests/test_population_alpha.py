@@ -54,7 +54,8 @@ def test_dalpha_and_grad_W_match_finite_differences_of_exact_f(case):
                                  h=1e-5 * alpha, order=4)[0])
     exact = PA.population_grad_alpha(teacher, v, W, alpha)
     scale = abs(exact) + 1e-8 * PA.population_loss_alpha(teacher, v, W, alpha) / alpha
-    assert abs(fd - exact) <= FD_RTOL * scale, f"df/dalpha: exact {exact!r} vs FD {fd!r} ({teacher}, alpha={alpha})"
+    assert abs(fd - exact) <= FD_RTOL * scale, (f"df/dalpha: exact {exact!r} vs FD {fd!r} ({teacher}, alpha={alpha}, "
+                                                f"v*={teacher.v_star.tolist()}, W*={teacher.W_star.tolist()})")
     gW, dalpha = PA.joint_population_grad(teacher, v, W, alpha)
     assert abs(fd - dalpha) <= FD_RTOL * scale, f"joint df/dalpha {dalpha!r} vs FD {fd!r}"
     # f has a kink in W across span(w*_k) (docs/theory.md §5): move a parallel column off it first.
