@@ -13,6 +13,9 @@ from ._checks import UsageError, one_line as _one_line
 
 __all__ = []
 
+#: How long ``--scheduler`` waits for a dask scheduler to answer (one on the network answers in milliseconds).
+SCHEDULER_TIMEOUT = "5s"
+
 
 def _render(fig) -> dict:
     """The figure as PNG and PDF bytes, without the metadata that changes from run to run."""
@@ -84,7 +87,7 @@ class _Runs:
             except ImportError:
                 raise UsageError("--scheduler needs dask.distributed: pip install 'coarsegrad[dask]'") from None
             try:
-                self.client = Client(scheduler, timeout="5s")     # a scheduler answers in milliseconds
+                self.client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise ConnectionError(f"--scheduler {scheduler!r}: cannot reach a dask scheduler there "
                                       f"({_one_line(exc)}); check the address (e.g. tcp://HOST:8786)") from None

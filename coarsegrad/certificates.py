@@ -274,7 +274,8 @@ def _cover_faces(u: np.ndarray):
             if not lam.sum() > 0:
                 return False, False, f"face z_{i} = {sign:+.0f}: the solver gave no dual certificate [undecided]"
             g = u.T @ (lam / lam.sum())
-            lowest = min(lowest, float(sign * g[i] - np.sum(np.abs(np.delete(g, i)))))
+            # np.minimum, not min: a NaN margin must propagate (and fail the test below), not be skipped
+            lowest = float(np.minimum(lowest, sign * g[i] - np.sum(np.abs(np.delete(g, i)))))
             if not lowest > slack:
                 return False, False, (f"face z_{i} = {sign:+.0f}: coverage margin between {lowest:.3g} and "
                                       f"{float(np.max(u @ z)):.3g}, within the solver's resolution [undecided]")

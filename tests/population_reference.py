@@ -12,6 +12,10 @@ import mpmath as mp
 import numpy as np
 
 DPS = 25
+#: mpmath's rule on each panel. The panels are cut at every kink and jump, so each integrand is smooth on
+#: its panel, and Gauss-Legendre converges there: at |w|/alpha = 1e12 it gave the 40-digit values (both rules
+#: agree at 40 digits) at 25 digits, where tanh-sinh was off by 3.6e-14 relative, and 3x faster.
+QUAD_METHOD = "gauss-legendre"
 
 
 def mp_mu_prime(name: str, staircase, lo_hi=None):
@@ -80,7 +84,7 @@ def coarse_coefficients_mp(w, w_star, staircase, mu_prime, z_kinks):
         edges = sorted(p for p in pts if -U <= p <= U)
 
         def integral(fn):
-            return mp.fsum(mp.quad(fn, [lo, hi]) for lo, hi in zip(edges[:-1], edges[1:]))
+            return mp.fsum(mp.quad(fn, [lo, hi], method=QUAD_METHOD) for lo, hi in zip(edges[:-1], edges[1:]))
 
         a = integral(lambda u: mu_prime(r * u) * u * mp.npdf(u))
         b = integral(lambda u: mu_prime(r * u) * sigma(r * u) * u * mp.npdf(u))

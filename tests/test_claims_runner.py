@@ -34,3 +34,20 @@ def test_workers_change_the_time_not_the_numbers():
 def test_run_claims_rejects_bad_workers():
     with pytest.raises(ValueError, match="workers"):
         claims.run_claims("quick", only=[1], workers=0)
+
+
+@pytest.mark.slow
+def test_a_split_claim_gives_the_same_evidence_on_the_pool(monkeypatch):
+    """Claim 7 runs in this process and sends its trainings to the pool (claims.SPLIT): the same
+    evidence as with the builtin map, and the pool really ran them (a map that drops a training fails)."""
+    assert 7 in claims.SPLIT
+    monkeypatch.setitem(claims.PRESETS, "small", dict(gd_inits=2, gd_steps=300, gd_bits=(1, 2), sgd_samples=1000,
+                                                      sgd_epochs=1))
+    here = claims.run_claims("small", seed=5, only=[7])
+    there = claims.run_claims("small", seed=5, only=[7], workers=2)
+    assert _evidence(there) == _evidence(here), "claim 7 gave other evidence with its trainings on the pool"
+    assert len(here[0].details["runs"]) == 3 * 2 + 1 * 2   # per bits: 3 STEs at init 0, clipped ReLU at init 1
+    # negative control: a map that loses the last population run changes the evidence
+    dropped = claims.claim_7("small", 5, map_fn=lambda fn, tasks: [fn(t) for t in list(tasks) if t.get("bits") != 2
+                                                                   or t.get("kind") != "population"])
+    assert _evidence([dropped]) != _evidence(here)

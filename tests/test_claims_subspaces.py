@@ -55,6 +55,7 @@ def test_claim_11_reads_success_from_the_weights_not_the_records():
     assert any("hinge loss exactly 0" in q for q in caught)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("wrong", [lambda N, m: S.wendel(N, m), lambda N, m: S.coverage_probability(N, m + 1),
                                    lambda N, m: S.coverage_probability(N + 2, m)])
 def test_claim_11_judges_wendel(wrong):
@@ -82,6 +83,7 @@ def _injected(factor):
     return dynamics
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("factor", [2.0, 3.0])
 def test_claim_12_catches_a_transition_at_t_star(factor):
     """Claim 12 says the direction speed shows no transition at t*: a descent that has one must fail it.

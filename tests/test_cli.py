@@ -443,6 +443,7 @@ def test_pool_workers_die_with_a_killed_parent(tmp_path):
     assert not any(_alive(p) for p in workers), "pool workers outlived their killed parent"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc (Linux)")
 def test_plain_pool_workers_outlive_a_killed_parent(tmp_path):
     """Negative control: without the parent watch the workers are orphans (then killed here)."""
@@ -500,6 +501,7 @@ def test_figure_runs_choose_the_pool_from_the_work(monkeypatch):
     explicit.close()
 
 
+@pytest.mark.slow
 def test_figure_runs_report_progress_on_long_steps():
     lines = []
     runs = cli._Runs(1, None, lines.append)
@@ -541,6 +543,7 @@ def test_default_output_is_not_the_committed_figures(tmp_path, monkeypatch):
     assert list((tmp_path / "figures").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_mixed_presets_are_noted_and_recorded_per_figure(tmp_path):
     out = tmp_path / "figs"
     assert _run(["figures", "--preset", "tiny", "--only", "staircase", "cosine", "--out", str(out), "--quiet",
@@ -678,8 +681,10 @@ def test_figures_on_a_dask_scheduler_match_the_local_run(tmp_path):
     assert json.loads((tmp_path / "dask" / "manifest.json").read_text())["figures"]["cosine"]["workers"] == "dask"
 
 
-def test_unreachable_scheduler_is_one_line(tmp_path):
+def test_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
     pytest.importorskip("distributed", reason="installed by the test extra")
+    import coarsegrad._figure_files as figure_files
+    monkeypatch.setattr(figure_files, "SCHEDULER_TIMEOUT", "1s")     # the message, not the wait, is tested
     status, _, err = _run(["figures", "--preset", "tiny", "--only", "cosine", "--out", str(tmp_path),
                            "--scheduler", "tcp://127.0.0.1:9", "--quiet"])
     _assert_one_line_error(status, err, names="--scheduler")
@@ -892,6 +897,7 @@ def _unchecked_failures(fields):
     return failures
 
 
+@pytest.mark.slow
 def test_every_field_the_results_page_reads_is_checked_first():
     """Each field of real figure data, removed or replaced by a value of another type, is either
     rejected by check_figure_data (one line, exit 2) or harmless: results_markdown never fails on data
@@ -1058,6 +1064,7 @@ def test_manifest_updates_without_the_lock_lose_entries(tmp_path, monkeypatch):
     assert len(json.loads((tmp_path / "manifest.json").read_text())) < 8
 
 
+@pytest.mark.slow
 def test_two_figures_processes_into_one_directory_keep_both_entries(tmp_path):
     out = tmp_path / "figs"
     procs = [subprocess.Popen([sys.executable, "-m", "coarsegrad", "figures", "--preset", "tiny", "--only", name,
@@ -1070,6 +1077,7 @@ def test_two_figures_processes_into_one_directory_keep_both_entries(tmp_path):
 
 # =========================================================================== issue 20, item 5: what a newcomer reads
 
+@pytest.mark.slow
 def test_regenerating_unchanged_figures_leaves_the_files_byte_identical(tmp_path, monkeypatch):
     """The README's `figures --out figures` left 15 modified tracked files; the manifest's time and
     machine were noise. Unchanged figures now keep their files and their manifest entry."""
@@ -1105,6 +1113,7 @@ def test_train_reaches_the_round_staircase(tmp_path):
     _assert_one_line_error(*_run(["train", "--convention", "floor"])[::2], names="--convention")
 
 
+@pytest.mark.slow
 def test_verify_progress_on_request_only(capsys):
     assert main(["verify", "--only", "1", "2"]) == 0
     assert capsys.readouterr().err == ""                        # stderr is not a terminal here

@@ -39,11 +39,11 @@ def _linearly_separable(x, y) -> bool:
     N, d = X.shape
     K = int(y.max()) + 1
     rows = []
-    for l in range(K):
-        other = y != l
+    for ell in range(K):
+        other = y != ell
         block = np.zeros((int(other.sum()), K, d))
         block[np.arange(block.shape[0]), y[other]] = -X[other]          # -(w_y - w_l) . X <= -1
-        block[:, l] += X[other]
+        block[:, ell] += X[other]
         rows.append(block.reshape(block.shape[0], K * d))
     A = np.vstack(rows)
     res = linprog(np.zeros(K * d), A_ub=A, b_ub=-np.ones(A.shape[0]), bounds=[(None, None)] * (K * d),

@@ -53,6 +53,7 @@ def test_durations_read_as_the_readme_says_them(seconds, phrase):
     assert _script().about(seconds) == phrase
 
 
+@pytest.mark.slow
 def test_the_script_measures_and_writes_the_timings(tmp_path):
     """One cheap measurement end to end (training; the others are the same code with other commands),
     into a copy of the timings file, README untouched; the other entries are kept."""

@@ -14,6 +14,7 @@ from reference import bvn_cdf_quad
 @given(h=st.one_of(st.floats(-8, 8), st.sampled_from([0.0, -np.inf, np.inf])),
        g=st.one_of(st.floats(-8, 8), st.sampled_from([0.0, -np.inf, np.inf])),
        rho=st.one_of(st.floats(-1, 1), st.sampled_from([-1.0, 0.0, 1.0, 0.999999, -0.999999])))
+@pytest.mark.slow
 @example(h=0.0, g=0.0, rho=0.5)
 def test_bvn_cdf_matches_one_dimensional_quadrature(h, g, rho):
     got = float(P.bvn_cdf(h, g, rho))

@@ -1,6 +1,7 @@
 """Moments and loss (coarsegrad/population/moments.py), both threshold conventions: against Monte
 Carlo, the SPEC's own algebraic form, the binary special case and the limits in |w|."""
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 
 import coarsegrad as cg
@@ -46,6 +47,7 @@ def test_binary_special_case(alpha, seed):
     np.testing.assert_allclose(P.moment_c(W, W_star, stair), alpha**2 * (np.pi - theta) / (2 * np.pi), rtol=1e-13)
 
 
+@pytest.mark.slow
 @given(case=teacher_students(conventions=CONVENTIONS), seed=seeds)
 def test_population_loss_agrees_with_monte_carlo_and_spec_form(case, seed):
     teacher, v, W = case

@@ -281,23 +281,38 @@ def _direction_error(W, W_star, bits):
     return float(np.max(np.linalg.norm(W - W_star, axis=0) / np.linalg.norm(W_star, axis=0)))
 
 
+def _claim_7_run(task: dict) -> dict:
+    """One of claim 7's independent trainings (top level: it goes to a worker process whole).
+
+    ``task["kind"]`` is ``"population"`` (coarse GD on ``f`` with the exact ``E g``, from ``W0``) or ``"sgd"``
+    (``ts_sgd`` on the sample, scored on the held-out set); the driver is the task's own oracle."""
+    if task["kind"] == "population":
+        teacher, cfg = task["teacher"], task["cfg"]
+        _, W, hist = task["driver"](teacher, task["W0"], task["ste"], lr=default_population_lr(teacher),
+                                    steps=cfg["gd_steps"], tol=GD_TOL / 10, record_every=cfg["gd_steps"])
+        ratio = float(hist["loss"][-1] / hist["loss"][0])
+        return dict(ste=task["ste"], bits=task["bits"], steps=hist.step[-1], f_ratio=ratio,
+                    w_error=_direction_error(W, teacher.W_star, task["bits"]))
+    teacher, (Z, y, Z_test, y_test) = task["teacher"], task["data"]
+    sgd = SGD(lr=0.5 * default_population_lr(teacher), epochs=task["cfg"]["sgd_epochs"], batch_size=64, momentum=0.9,
+              schedule="cosine")
+    _, _, hist = task["driver"](Z, y, task["W0"], teacher.v_star, task["ste"], teacher.staircase, sgd,
+                                seed=task["seed"], eval_data=(Z_test, y_test))
+    return dict(ste=task["ste"], agreement=float(hist["agreement"][-1]))
+
+
 @claim
-def claim_7(cfg, rng, *, population_descent=population_descent, ts_sgd=ts_sgd) -> ClaimResult:
+def claim_7(cfg, rng, *, population_descent=population_descent, ts_sgd=ts_sgd, map_fn=map) -> ClaimResult:
     """Coarse gradient descent reaches the global minimum: f -> 0, w_k -> w*_k; SGD on samples
-    agrees with the teacher on held-out data. The two training drivers are the oracles."""
-    ratios, dir_errors, runs = [], [], []
+    agrees with the teacher on held-out data. The two training drivers are the oracles; ``map_fn`` runs
+    the independent trainings (the builtin ``map``, or a pool's: :func:`run_claims` with workers)."""
+    tasks = []
     for i in range(cfg["gd_inits"]):
         for bits in cfg["gd_bits"]:
             teacher, _ = _random_config(rng, bits=bits, v_positive=True, K=3)
             W0 = rng.standard_normal(teacher.W_star.shape) * np.linalg.norm(teacher.W_star, axis=0) / np.sqrt(teacher.n)
-            for ste in ADMISSIBLE if i == 0 else ("clipped_relu",):
-                _, W, hist = population_descent(teacher, W0, ste, lr=default_population_lr(teacher), steps=cfg["gd_steps"],
-                                                tol=GD_TOL / 10, record_every=cfg["gd_steps"])
-                ratio = float(hist["loss"][-1] / hist["loss"][0])
-                err = _direction_error(W, teacher.W_star, bits)
-                ratios.append(ratio)
-                dir_errors.append(err)
-                runs.append(dict(ste=ste, bits=bits, steps=hist.step[-1], f_ratio=ratio, w_error=err))
+            tasks += [dict(kind="population", driver=population_descent, cfg=cfg, teacher=teacher, W0=W0, ste=ste,
+                           bits=bits) for ste in (ADMISSIBLE if i == 0 else ("clipped_relu",))]
     # Stochastic coarse gradients on a finite sample, agreement on held-out data.
     stair = Staircase(2, 1.0)
     teacher = random_teacher(8, 6, 4, stair, rng, v_star=np.abs(rng.standard_normal(6)) + 0.2)
@@ -306,13 +321,13 @@ def claim_7(cfg, rng, *, population_descent=population_descent, ts_sgd=ts_sgd) -
     y = ts_forward(Z, teacher.v_star, teacher.W_star, stair).y
     y_test = ts_forward(Z_test, teacher.v_star, teacher.W_star, stair).y
     W0 = rng.standard_normal(teacher.W_star.shape) * np.linalg.norm(teacher.W_star, axis=0) / np.sqrt(teacher.n)
-    agreements = {}
-    for ste in ("clipped_relu", "relu"):
-        sgd = SGD(lr=0.5 * default_population_lr(teacher), epochs=cfg["sgd_epochs"], batch_size=64, momentum=0.9,
-                  schedule="cosine")
-        _, _, hist = ts_sgd(Z, y, W0, teacher.v_star, ste, stair, sgd, seed=int(rng.integers(2**31)),
-                            eval_data=(Z_test, y_test))
-        agreements[ste] = float(hist["agreement"][-1])
+    # One seed per SGD run, drawn in the order the runs were once made one after the other.
+    tasks += [dict(kind="sgd", driver=ts_sgd, cfg=cfg, teacher=teacher, data=(Z, y, Z_test, y_test), W0=W0, ste=ste,
+                   seed=int(rng.integers(2**31))) for ste in ("clipped_relu", "relu")]
+    done = list(map_fn(_claim_7_run, tasks))
+    runs = [r for r in done if "f_ratio" in r]
+    ratios, dir_errors = [r["f_ratio"] for r in runs], [r["w_error"] for r in runs]
+    agreements = {r["ste"]: r["agreement"] for r in done if "agreement" in r}
     return ClaimResult(7, "coarse gradient descent reaches the global minimum (perfect classification)",
                        f"population: exact E g, v = v* > 0, K = 3, bits 1, 2, 4, lr = 1/(|v*|^2 + (sum v*)^2), "
                        f"random inits; samples: {N} Gaussian Z, bits 2, SGD + momentum, 10000 held out",
