@@ -41,7 +41,7 @@ def test_a_split_claim_gives_the_same_evidence_on_the_pool(monkeypatch):
     """Claim 7 runs in this process and sends its trainings to the pool (claims.SPLIT): the same
     evidence as with the builtin map, and the pool really ran them (a map that drops a training fails)."""
     assert 7 in claims.SPLIT
-    monkeypatch.setitem(claims.PRESETS, "small", dict(gd_inits=2, gd_steps=300, gd_bits=(1, 2), sgd_samples=1000,
+    monkeypatch.setitem(claims.PRESETS, "small", dict(gd_inits=2, gd_steps=60, gd_bits=(1, 2), sgd_samples=400,
                                                       sgd_epochs=1))
     here = claims.run_claims("small", seed=5, only=[7])
     there = claims.run_claims("small", seed=5, only=[7], workers=2)

@@ -92,6 +92,10 @@ def test_the_figures_page_shows_every_committed_figure():
 # without that, the fixture builds it here, notebooks not executed (test_course.py runs them).
 # ----------------------------------------------------------------------------------------------
 
+#: The three tests on the built site share one build (a module fixture): under pytest-xdist they go to one
+#: worker (tests/conftest.py makes ``-n`` distribute by these groups), or each worker would build it (13 s).
+SITE = pytest.mark.xdist_group("docs_site")
+
 SITE_NEEDS = "the docs extra is not installed (pip install -e '.[docs]': sphinx, myst-nb); ci/docs.sh runs these"
 
 
@@ -142,6 +146,7 @@ def _missing_names(documented: set, modules: dict) -> list:
 
 
 @pytest.mark.slow
+@SITE
 def test_site_reference_documents_every_public_name(site):
     import coarsegrad
     documented = _inventory(site)
@@ -191,6 +196,7 @@ def _broken_links(site_dir: Path) -> list:
 
 
 @pytest.mark.slow
+@SITE
 def test_site_internal_links_resolve(site, tmp_path):
     assert len(list(site.rglob("*.html"))) >= 15
     assert _broken_links(site) == []
@@ -202,6 +208,7 @@ def test_site_internal_links_resolve(site, tmp_path):
 
 
 @pytest.mark.slow
+@SITE
 def test_site_renders_the_formulas_figures_and_notebooks(site):
     theory = (site / "reference.html").read_text()
     assert "math notranslate nohighlight" in theory          # docstring formulas (.. math::) go to MathJax

@@ -165,8 +165,8 @@ def test_cheapest_chaotic_figure_spread_is_within_its_tolerance():
         assert err <= tols.get(field, 0.0), (field, err, tols)
 
 
-#: The cheapest fast-preset figure whose data rounding moves (scripts/measure_spread.py: about 20 s
-#: per compute; its SGD losses and alpha moved by 7e-13 and 1.5e-12 under inputs +-4 ulps).
+#: The cheapest fast-preset figure whose data rounding moves (scripts/measure_spread.py: about 3 s
+#: per compute; its SGD losses and alpha moved by 1.2e-15 and 1.0e-15 under inputs +-4 ulps).
 CHEAPEST_CHAOTIC_FIGURE = "alpha_learning"
 
 

@@ -84,6 +84,10 @@ SCHEMA = {
 REQUIRED_FIGURES = ("training_curves", "mnist")
 
 
+#: The types ``json.loads`` gives a scalar that matches each spec (a shortcut; :func:`_kind_error` decides).
+_JSON_TYPES = {STR: (str,), INT: (int,), NUM: (float, int), STR_OR_NUM: (str, float, int), FLAG: (bool, int, float)}
+
+
 def _kind_error(value, spec) -> str | None:
     """Why ``value`` does not match the scalar ``spec`` (None if it does)."""
     if spec == ANY:
@@ -126,6 +130,9 @@ def _check(value, spec, where: str, figure: str) -> None:
             fail(f"expected a list, got {_show(value)}")
         if nonempty and not value:
             fail("the list is empty")
+        exact = _JSON_TYPES.get(item) if isinstance(item, str) else None
+        if exact is not None and all(type(element) in exact for element in value):
+            return                  # a long list of JSON scalars: checked at once (the loop below names a bad one)
         for i, element in enumerate(value):
             _check(element, item, f"{where}[{i}]", figure)
     elif isinstance(spec, tuple) and spec[0] == "maybe":
