@@ -31,7 +31,8 @@ from .estimators import cosine
 from .history import History
 from .nets import (LOSSES, MLPParams, _check_mlp, mlp_alpha_grad, mlp_coarse_grad, mlp_forward, mlp_loss,
                    ts_coarse_grad, ts_forward, ts_loss)
-from .population import Teacher, loss_and_expected_coarse_grad, population_grad
+from .population import Teacher, population_grad
+from .population.coarse import step_terms
 from .population.moments import teacher_moments
 from .population.alpha import ALPHA_FLOOR
 from .population.teacher import check_student as _check_student
@@ -172,7 +173,7 @@ def population_descent(teacher: Teacher, W0, ste, *, lr: float, steps: int, v0=N
     for t in range(steps + 1):
         # f and E g at the current point from one computation of the moments (shared by the stopping test,
         # the record and the step); the last point's E g is computed too, unused unless recorded.
-        f, Eg_v, Eg_W = loss_and_expected_coarse_grad(teacher, v, W, ste, star=star)
+        f, Eg_v, Eg_W = step_terms(teacher, v, W[None], ste, star=star)   # v, W checked above and every step
         f0 = f if f0 is None else f0
         converged = tol > 0 and f <= tol * f0
         done = converged or t == steps

@@ -16,8 +16,8 @@ from .teacher import check_student, _flatten, _per_setting, _unflatten, Teacher
 
 __all__ = ["expected_coarse_grad", "loss_and_expected_coarse_grad", "coarse_vectors", "METHODS"]
 
-# Internal to the package (no leading underscore: population.alpha uses them): coarse_coefficients,
-# student_zero_C, coarse_grad_W.
+# Internal to the package (no leading underscore: population.alpha and train use them): coarse_coefficients,
+# student_zero_C, coarse_grad_W, step_terms.
 
 
 def _vectors_pieces(pieces, geom: Geometry, staircase: Staircase) -> CoarseVectors:
@@ -56,7 +56,8 @@ def _vectors_pieces(pieces, geom: Geometry, staircase: Staircase) -> CoarseVecto
             x1, x2 = np.full((K, 1), lo / geom.r[:, None] if np.isfinite(lo) else lo), \
                 np.full((K, 1), hi / geom.r[:, None] if np.isfinite(hi) else hi)
             h, sgn = (hi - lo) / r, (lo + hi) / r                     # exact in z units, then scaled
-            a += value * _phi_diff(x1, x2, h, sgn)[:, 0]
+            dphi = _phi_diff(x1, x2, h, sgn)                          # phi(x1) - phi(x2), (K, 1)
+            a += value * dphi[:, 0]
             lo_k = np.maximum(lo, thr)                                # (L,) in z units
             b += value * np.where(lo_k < hi, _phi_diff(np.maximum(x1, thr / r), x2, (hi - lo_k) / r,
                                                        (lo_k + hi) / r), 0.0) @ steps
@@ -73,7 +74,7 @@ def _vectors_pieces(pieces, geom: Geometry, staircase: Staircase) -> CoarseVecto
             w1, w2 = -lin(c, x1) / s, -lin(c, x2) / s                 # (x - rho c)/s
             window = _Phi_diff(w1, w2, h / s)
             ph2 = _phi(x2)
-            parts = _phi_diff(x1, x2, h, sgn) * F1 - np.where(fin2, ph2, 0.0) * dF + rho * ph_c * window
+            parts = dphi * F1 - np.where(fin2, ph2, 0.0) * dF + rho * ph_c * window
             narrow = (fin1 & fin2 & (h <= _NARROW) & (h * np.maximum(np.abs(x1), np.abs(x2)) <= _NARROW)
                       & (np.abs(rho) * h * (1 + np.abs(y1) + np.abs(y2)) <= _NARROW * s))
             if narrow.any():
@@ -165,19 +166,19 @@ def _numeric_class(mu_prime, geom, k, staircase, kinks_z, integrate_fn):
     if c.size and s > 0:
         if split:
             # Remainder of Ebar: u = (c_l + s y) / rho, du = s/|rho| dy, Ebar - step = Phi(y) - 1{y > 0}.
-            def remainder(y):                                        # (P,) -> (L, P)
-                u = (c[:, None] + s * y[None, :]) / rho
+            def remainder(y):                                        # (P,) or (L, P) -> (L, P)
+                u = (c[:, None] + s * np.atleast_2d(y)) / rho
                 return (alpha * s / abs(rho)) * mu_p(r * u) * u * _phi(u) * (ndtr(y) - (y > 0))
-            y_kinks = (rho * kinks[:, None] - c[None, :]) / s
+            y_kinks = (rho * kinks[None, :] - c[:, None]) / s        # (L, J): each l its own kinks
             C_w += integrate_fn(remainder, [0.0], y_kinks, unit * abs(rho) / (r * s)).sum()
         if s < _SPLIT or r * np.max(np.abs(rho * c)) <= 100 * staircase.top:
             # In y = (u - rho c_l)/s, one unit-width variable per l (the only choice when the Gaussian is
             # narrow in u, s < 1/8). The kinks sit at (z/r - rho c_l)/s there, each rounded by
             # ~eps |rho c_l| / s against a window of width ~alpha / (r s): harmless (< 1e-14 relative)
             # while r |rho c_l| <= 100 L alpha.
-            def perp(y):                                             # (P,) -> (L, P)
-                return mu_p(r * (rho * c[:, None] + s * y[None, :])) * _phi(y)
-            y_kinks = (kinks[:, None] - rho * c[None, :]) / s
+            def perp(y):                                             # (P,) or (L, P) -> (L, P)
+                return mu_p(r * (rho * c[:, None] + s * np.atleast_2d(y))) * _phi(y)
+            y_kinks = (kinks[None, :] - rho * c[:, None]) / s        # (L, J)
             C_perp = alpha * s * np.sum(_phi(c) * integrate_fn(perp, [], y_kinks, unit / (r * s)))
         else:
             # In u, where the kinks 0 and L alpha / r are exact at every |w| (in y they would be
@@ -335,6 +336,13 @@ def loss_and_expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = 
     ste = get_ste(ste)
     if star is not None and batched:
         raise ValueError("star (the teacher's moments) goes with an unbatched W of shape (n, K)")
+    return step_terms(teacher, v, W3, ste, method=method, star=star, batched=batched)
+
+
+def step_terms(teacher: Teacher, v, W3, ste, *, method="auto", star=None, batched=False):
+    """:func:`loss_and_expected_coarse_grad` after its checks: ``v`` of shape ``(p,)``, ``W3`` of shape
+    ``(S, n, K)``, ``ste`` an STE (a descent checks them once, then calls this every step). Internal to
+    the package."""
     flat, Wf = _flatten(teacher, W3)
     mo = mixed_moments(flat, Wf, star=star)
     S = W3.shape[0]

@@ -60,18 +60,20 @@ def _bvn_cdf(h, g, rho, s):
     h, g, rho, s = np.broadcast_arrays(h, g, rho, s)
     out = np.empty(h.shape)
     deg = s == 0
-    # rho = +-1: perfectly (anti-)correlated.
-    up, down = deg & (rho > 0), deg & (rho < 0)
-    out[up] = ndtr(np.minimum(h[up], g[up]))
-    out[down] = np.maximum(0.0, ndtr(h[down]) - ndtr(-g[down]))
     reg = ~deg
+    if deg.any():
+        # rho = +-1: perfectly (anti-)correlated.
+        up, down = deg & (rho > 0), deg & (rho < 0)
+        out[up] = ndtr(np.minimum(h[up], g[up]))
+        out[down] = np.maximum(0.0, ndtr(h[down]) - ndtr(-g[down]))
     hz, gz = reg & (h == 0), reg & (g == 0)
-    both = hz & gz
-    out[both] = 0.25 + np.arctan2(rho[both], s[both]) / (2 * np.pi)
-    only_h = hz & ~gz                                  # Phi2(0, g) = Phi(g)/2 + T(g, rho/s)
-    out[only_h] = 0.5 * ndtr(g[only_h]) + owens_t(g[only_h], rho[only_h] / s[only_h])
-    only_g = gz & ~hz
-    out[only_g] = 0.5 * ndtr(h[only_g]) + owens_t(h[only_g], rho[only_g] / s[only_g])
+    if hz.any() or gz.any():             # a threshold at 0 (the ceil convention's first): Owen's T limits
+        both = hz & gz
+        out[both] = 0.25 + np.arctan2(rho[both], s[both]) / (2 * np.pi)
+        only_h = hz & ~gz                                  # Phi2(0, g) = Phi(g)/2 + T(g, rho/s)
+        out[only_h] = 0.5 * ndtr(g[only_h]) + owens_t(g[only_h], rho[only_h] / s[only_h])
+        only_g = gz & ~hz
+        out[only_g] = 0.5 * ndtr(h[only_g]) + owens_t(h[only_g], rho[only_g] / s[only_g])
     gen = reg & ~hz & ~gz
     hh, gg, rr, ss = h[gen], g[gen], rho[gen], s[gen]
     finite = np.isfinite(hh) & np.isfinite(gg)
@@ -86,9 +88,10 @@ def _bvn_cdf(h, g, rho, s):
                - 0.5 * (hh * gg < 0))
     # One limit infinite: Phi2(h, +inf) = Phi(h), Phi2(h, -inf) = 0.
     inf_any = ~finite
-    val[inf_any] = np.where(
-        (hh[inf_any] == -np.inf) | (gg[inf_any] == -np.inf), 0.0,
-        ndtr(np.minimum(hh[inf_any], gg[inf_any])))
+    if inf_any.any():
+        val[inf_any] = np.where(
+            (hh[inf_any] == -np.inf) | (gg[inf_any] == -np.inf), 0.0,
+            ndtr(np.minimum(hh[inf_any], gg[inf_any])))
     out[gen] = val
     return np.clip(out, 0.0, 1.0)
 
@@ -142,7 +145,8 @@ def _Phi_diff(a, b, d):
     on ``[a, a + d]``. Otherwise the difference of the two tails on the side of ``a``: it keeps at least
     a fixed fraction of its leading term, so no digits are lost.
     """
-    a, b, d = np.broadcast_arrays(a, b, d)
+    if not np.shape(a) == np.shape(b) == np.shape(d):
+        a, b, d = np.broadcast_arrays(a, b, d)
     with np.errstate(invalid="ignore", over="ignore"):
         narrow = np.isfinite(a) & np.isfinite(b) & (d * (1.0 + np.abs(a) + np.abs(b)) <= _NARROW)
         out = np.where(a >= 0, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))

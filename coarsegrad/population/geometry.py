@@ -46,7 +46,12 @@ def column_norms(W: np.ndarray) -> np.ndarray:
     big = np.abs(W).max(axis=0)
     safe = np.where(big > 0, big, 1.0)
     with np.errstate(over="ignore", invalid="ignore"):   # inf or nan beyond the float range; callers check
-        return big * np.linalg.norm(W / safe, axis=0)
+        return big * _norms(W / safe)
+
+
+def _norms(X: np.ndarray) -> np.ndarray:
+    """``np.linalg.norm(X, axis=0)``, the same sum of squares without its dispatch (called every step)."""
+    return np.sqrt(np.add.reduce(X * X, axis=0))
 
 
 def pair_geometry(W: np.ndarray, W_star: np.ndarray, staircase: Staircase,
@@ -64,8 +69,8 @@ def pair_geometry(W: np.ndarray, W_star: np.ndarray, staircase: Staircase,
     # With a = |w^ - w*^|, b = |w^ + w*^| (a^2 + b^2 = 4): rho = (b^2 - a^2)/(a^2 + b^2),
     # sin theta = 2ab/(a^2 + b^2), 1 -+ rho = 2 a^2 or 2 b^2 over (a^2 + b^2). Exact at theta = 0
     # and pi (a or b is exactly 0) and accurate near them, where w^.w*^ is not (docs/theory.md §5).
-    a = np.linalg.norm(w_hat - ws_hat, axis=0)
-    b = np.linalg.norm(w_hat + ws_hat, axis=0)
+    a = _norms(w_hat - ws_hat)
+    b = _norms(w_hat + ws_hat)
     norm2 = a * a + b * b
     both = student_on & teacher_on
     safe = np.where(both, norm2, 1.0)
@@ -75,7 +80,7 @@ def pair_geometry(W: np.ndarray, W_star: np.ndarray, staircase: Staircase,
     one_plus_rho = np.where(both, 2.0 * b * b / safe, 1.0)
     d = ws_hat - np.sum(w_hat * ws_hat, axis=0) * w_hat
     d -= np.sum(w_hat * d, axis=0) * w_hat         # Gram-Schmidt twice: e_perp orthogonal to w^ to rounding even when theta ~ 0
-    d_norm = np.linalg.norm(d, axis=0)
+    d_norm = _norms(d)
     e_perp = np.divide(d, d_norm, out=np.zeros_like(d), where=both & (d_norm > 0) & (s > 0))
     ks = staircase.thresholds
     ks_star = ks if teacher_staircase is None else teacher_staircase.thresholds

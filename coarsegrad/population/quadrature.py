@@ -138,9 +138,17 @@ def _integrate_gauss(fn, breaks, kinks=(), scale=1.0, max_width=1.0):
     ``1/(1 + z - L alpha)`` has a pole at distance ``scale = 1/r`` in ``u``), so panels are
     graded geometrically there, ``kink +- scale * 2^j`` up to unit width (:func:`_graded_points`),
     keeping the rule exact to rounding at every ``|w|``.
+
+    ``kinks`` of shape ``(m, J)`` give each of the ``m`` rows of ``fn``'s values its own kinks: row ``i``
+    is integrated on its own panels (the union of every row's graded panels would cost ``m`` times the
+    nodes), and ``fn`` then maps nodes ``(m, P)`` to values ``(m, P)``. Otherwise ``fn`` maps ``(P,)``
+    to ``(m, P)``.
     """
     breaks = np.asarray(breaks, dtype=np.float64).ravel()
-    kinks = np.asarray(kinks, dtype=np.float64).ravel()
+    kinks = np.asarray(kinks, dtype=np.float64)
+    if kinks.ndim == 2:
+        return _integrate_gauss_rows(fn, breaks, kinks, scale, max_width)
+    kinks = kinks.ravel()
     points = np.concatenate([breaks, kinks[np.isfinite(kinks)], _graded_points(kinks, scale, _U_MAX_GAUSS)])
     inner = points[np.isfinite(points) & (np.abs(points) < _U_MAX_GAUSS)]
     grid = np.arange(-_U_MAX_GAUSS, _U_MAX_GAUSS + max_width / 2, max_width)
@@ -148,3 +156,23 @@ def _integrate_gauss(fn, breaks, kinks=(), scale=1.0, max_width=1.0):
     half = 0.5 * np.diff(edges)[:, None]
     nodes = (0.5 * (edges[:-1] + edges[1:]))[:, None] + half * _GL_NODES
     return fn(nodes.ravel()) @ (half * _GL_WEIGHTS).ravel()
+
+
+def _integrate_gauss_rows(fn, breaks, kinks, scale, max_width):
+    """:func:`_integrate_gauss` with its own kinks per row (``kinks`` of shape ``(m, J)``), all rows in one call.
+
+    Every row has the same number of edges: a point that is not finite or lies outside ``(-12, 12)``
+    becomes a copy of ``-12``, i.e. a panel of width 0, whose nodes carry weight 0 (and sit at a point
+    where ``fn`` is finite). The sum over nodes is a plain pairwise sum (no BLAS kernel in it)."""
+    m = kinks.shape[0]
+    grid = np.arange(-_U_MAX_GAUSS, _U_MAX_GAUSS + max_width / 2, max_width)
+    graded = _graded_points(np.zeros(1), scale, _U_MAX_GAUSS)             # offsets from one kink, (G,)
+    points = np.concatenate([np.broadcast_to(breaks, (m, breaks.size)), kinks,
+                             (kinks[:, :, None] + graded).reshape(m, -1)], axis=1)
+    with np.errstate(invalid="ignore"):
+        inside = np.isfinite(points) & (np.abs(points) < _U_MAX_GAUSS)
+    edges = np.sort(np.concatenate([np.broadcast_to(grid, (m, grid.size)), np.where(inside, points, grid[0])],
+                                   axis=1), axis=1)
+    half = 0.5 * np.diff(edges, axis=1)[:, :, None]
+    nodes = ((0.5 * (edges[:, :-1] + edges[:, 1:]))[:, :, None] + half * _GL_NODES).reshape(m, -1)
+    return np.sum(fn(nodes) * (half * _GL_WEIGHTS).reshape(m, -1), axis=1)
