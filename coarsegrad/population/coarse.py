@@ -298,12 +298,8 @@ def expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = "auto") -
     Eg_W : ndarray, shape of ``W``
     """
     v, W3, batched = check_student(teacher, v, W)
-    ste = get_ste(ste)
-    flat, Wf = _flatten(teacher, W3)
-    mo = mixed_moments(flat, Wf)
-    Eg_W = coarse_grad_W(flat, v, Wf, mo, ste, method)
-    S = W3.shape[0]
-    return _per_setting(_grad_v_terms(flat, v, mo), S, batched), _unflatten(Eg_W, S, batched)
+    _, Eg_v, Eg_W = step_terms(teacher, v, W3, get_ste(ste), method=method, batched=batched)
+    return Eg_v, Eg_W
 
 
 def loss_and_expected_coarse_grad(teacher: Teacher, v, W, ste, *, method: str = "auto", star=None):
