@@ -370,3 +370,44 @@ def test_adaptive_engine_says_when_it_cannot_reach_its_tolerance():
     np.testing.assert_allclose(_integrate_adaptive(step, []), 40 - 0.123456789, rtol=1e-10)
     with pytest.raises(FloatingPointError, match="non-finite value of the integrand"):
         _integrate_adaptive(lambda u: np.where(u > 1, np.nan, 1.0)[None, :], [])
+
+
+# ---------------------------------------------------------------------------- rows with their own kinks
+
+def _pole_rows(kinks, scale):
+    """``phi(y) / (1 + max(y - k_i, 0) / scale)`` for row ``i`` (a log tail's pole at distance ``scale``
+    from each row's own kink ``k_i = kinks[i, 1]``): nodes ``(P,)`` or ``(m, P)`` to values ``(m, P)``."""
+    def f(y):
+        Y = np.atleast_2d(y)
+        return np.exp(-0.5 * Y**2) / (1 + np.maximum(Y - kinks[:, 1:2], 0) / scale)
+    return f
+
+
+@settings(max_examples=40)
+@given(m=st.integers(1, 12), seed=seeds, log_scale=st.floats(-8, 0))
+def test_each_row_on_its_own_panels_gets_the_integral_it_gets_alone(m, seed, log_scale):
+    """The Gauss engine with kinks per row (the log tail's perpendicular integrals, one row per threshold):
+    every row equals that row integrated alone on the panels of its own kinks, to rounding, whether the
+    rows share the union of their panels (fewer than _OWN_PANELS_FROM rows) or each has its own."""
+    from coarsegrad.population import quadrature as Q
+    rng = np.random.default_rng(seed)
+    kinks = np.sort(rng.uniform(-3, 3, (m, 2)), axis=1)
+    kinks[0, 0] = rng.choice([np.inf, -20.0, 12.0, kinks[0, 0]])        # kinks outside the rule's range are dropped
+    scale = 10.0 ** log_scale
+    rows = Q._integrate_gauss(_pole_rows(kinks, scale), [], kinks, scale)
+    alone = np.array([Q._integrate_gauss(lambda y, i=i: _pole_rows(kinks[i:i + 1], scale)(y), [], kinks[i], scale)[0]
+                      for i in range(m)])
+    worst = int(np.argmax(np.abs(rows - alone) / np.abs(alone)))
+    assert np.all(np.abs(rows - alone) <= 1e-13 * np.abs(alone)), \
+        f"row {worst} of {m}: {rows[worst]!r} with the others, {alone[worst]!r} alone (kinks {kinks[worst]}, scale {scale:g})"
+
+
+def test_rows_on_the_wrong_kinks_are_caught():
+    """Negative control: rows integrated on their neighbours' kinks (panels not graded at their own pole)
+    differ from each row alone by far more than rounding."""
+    from coarsegrad.population import quadrature as Q
+    kinks = np.array([[-1.0, 0.1 * i] for i in range(6)])
+    scale = 1e-6
+    rolled = Q._integrate_gauss(_pole_rows(kinks, scale), [], np.roll(kinks, 1, axis=0), scale)
+    alone = np.array([Q._integrate_gauss(_pole_rows(kinks[i:i + 1], scale), [], kinks[i], scale)[0] for i in range(6)])
+    assert np.max(np.abs(rolled - alone) / np.abs(alone)) > 1e-6
