@@ -62,23 +62,28 @@ def _vectors_pieces(pieces, geom: Geometry, staircase: Staircase) -> CoarseVecto
             b += value * np.where(lo_k < hi, _phi_diff(np.maximum(x1, thr / r), x2, (hi - lo_k) / r,
                                                        (lo_k + hi) / r), 0.0) @ steps
             # theta = 0 or pi: F_l is the step 1{rho u > c_l}, so C_w is a phi difference over part of the window
-            s0_lo = np.where(upper, np.maximum(x1, c), x1)
-            s0_hi = np.where(upper, x2, np.minimum(x2, -c))
-            s0 = np.where(s0_lo < s0_hi, _phi_diff(s0_lo, s0_hi, s0_hi - s0_lo, s0_lo + s0_hi), 0.0)
+            # (computed only when some class is there: the terms below are the same numbers without it)
+            s0 = 0.0
+            if not pos.all():
+                s0_lo = np.where(upper, np.maximum(x1, c), x1)
+                s0_hi = np.where(upper, x2, np.minimum(x2, -c))
+                s0 = np.where(s0_lo < s0_hi, _phi_diff(s0_lo, s0_hi, s0_hi - s0_lo, s0_lo + s0_hi), 0.0)
             # 0 < theta < pi
             y1, y2 = lin(x1, c) / s, lin(x2, c) / s                   # F_l(x) = Phi(y)
             fin1, fin2 = np.isfinite(x1), np.isfinite(x2)
             F1 = np.where(fin1, ndtr(y1), ndtr(y2))                   # x1 = -inf: only F(x2) enters
             F1 = np.where(np.isnan(F1), 0.0, F1)                      # (-inf, inf): multiplied by phi_diff = 0
-            dF = np.where(fin1 & fin2, _Phi_step(y1, y2, rho * h / s), 0.0)   # x2 = +inf: phi(x2) = 0
+            bounded = fin1 & fin2                                     # x2 = +inf: phi(x2) = 0, and no window is narrow
+            dF = np.where(bounded, _Phi_step(y1, y2, rho * h / s), 0.0) if bounded.any() else 0.0
             w1, w2 = -lin(c, x1) / s, -lin(c, x2) / s                 # (x - rho c)/s
             window = _Phi_diff(w1, w2, h / s)
             ph2 = _phi(x2)
             parts = dphi * F1 - np.where(fin2, ph2, 0.0) * dF + rho * ph_c * window
-            narrow = (fin1 & fin2 & (h <= _NARROW) & (h * np.maximum(np.abs(x1), np.abs(x2)) <= _NARROW)
-                      & (np.abs(rho) * h * (1 + np.abs(y1) + np.abs(y2)) <= _NARROW * s))
-            if narrow.any():
-                parts = np.where(narrow, _window_integral(x1, h, geom), parts)
+            if bounded.any():
+                narrow = (bounded & (h <= _NARROW) & (h * np.maximum(np.abs(x1), np.abs(x2)) <= _NARROW)
+                          & (np.abs(rho) * h * (1 + np.abs(y1) + np.abs(y2)) <= _NARROW * s))
+                if narrow.any():
+                    parts = np.where(narrow, _window_integral(x1, h, geom), parts)
             Cw_l = np.where(pos, parts, s0)
             C_w += value * np.where(on, Cw_l, 0.0) @ steps
             C_perp += value * np.where(on & pos, s * ph_c * window, 0.0) @ steps

@@ -83,7 +83,7 @@ def pair_geometry(W: np.ndarray, W_star: np.ndarray, staircase: Staircase,
     d_norm = _norms(d)
     e_perp = np.divide(d, d_norm, out=np.zeros_like(d), where=both & (d_norm > 0) & (s > 0))
     ks = staircase.thresholds
-    ks_star = ks if teacher_staircase is None else teacher_staircase.thresholds
+    ks_star = ks if teacher_staircase is None or teacher_staircase == staircase else teacher_staircase.thresholds
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # |w| = 0 rows masked below; tiny |w|: t -> inf
         t = np.where(student_on[:, None], ks[None, :] / r[:, None], np.inf)
         c = np.where(teacher_on[:, None], ks_star[None, :] / r_star[:, None], np.inf)
