@@ -388,7 +388,7 @@ def _pole_rows(kinks, scale):
 def test_each_row_on_its_own_panels_gets_the_integral_it_gets_alone(m, seed, log_scale):
     """The Gauss engine with kinks per row (the log tail's perpendicular integrals, one row per threshold):
     every row equals that row integrated alone on the panels of its own kinks, to rounding, whether the
-    rows share the union of their panels (fewer than _OWN_PANELS_FROM rows) or each has its own."""
+    rows share the union of their panels (few graded points: _OWN_PANELS_ABOVE) or each has its own."""
     from coarsegrad.population import quadrature as Q
     rng = np.random.default_rng(seed)
     kinks = np.sort(rng.uniform(-3, 3, (m, 2)), axis=1)

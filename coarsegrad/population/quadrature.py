@@ -130,11 +130,12 @@ def _integrate_adaptive(fn, breaks, kinks=(), scale=1.0, max_width=None, epsrel=
     return done + fine[:, ~keep].sum(axis=1)
 
 
-#: Rows with their own kinks from which each row gets its own panels: below it (bits <= 2 in the log-tailed
-#: STE's perpendicular integrals, L = 1 or 3 rows) the union of the rows' panels costs less than the
-#: per-row rules' bookkeeping (measured with benchmarks/bench_descent.py: 2 bits 0.82x, 4 bits 1.6x
-#: the union's speed with own panels for every row count).
-_OWN_PANELS_FROM = 4
+#: With kinks per row, each row gets its own panels once the union of the rows' kink and graded points
+#: outnumbers the regular grid by this factor (every row would pay for the others' grading: far from
+#: ``w*``, with the log tail's perpendicular integrals one row per threshold); below it (few rows, or near
+#: ``w*``, where the kinks in ``y`` leave the rule's range) the union costs less than the rows' bookkeeping
+#: (benchmarks/bench_descent.py).
+_OWN_PANELS_ABOVE = 2
 
 
 def _integrate_gauss(fn, breaks, kinks=(), scale=1.0, max_width=1.0):
@@ -146,20 +147,20 @@ def _integrate_gauss(fn, breaks, kinks=(), scale=1.0, max_width=1.0):
     graded geometrically there, ``kink +- scale * 2^j`` up to unit width (:func:`_graded_points`),
     keeping the rule exact to rounding at every ``|w|``.
 
-    ``kinks`` of shape ``(m, J)`` give each of the ``m`` rows of ``fn``'s values its own kinks. From
-    :data:`_OWN_PANELS_FROM` rows on, row ``i`` is integrated on its own panels (the union of every row's
-    graded panels costs ``m`` times the nodes) and ``fn`` maps nodes ``(m, P)`` to values ``(m, P)``;
-    otherwise, and for 1-D ``kinks``, every row on the union of the panels and ``fn`` maps ``(P,)`` to
-    ``(m, P)``: ``fn`` must accept both.
+    ``kinks`` of shape ``(m, J)`` give each of the ``m`` rows of ``fn``'s values its own kinks. When
+    their points outnumber the grid (:data:`_OWN_PANELS_ABOVE`), row ``i`` is integrated on its own panels
+    (the union of every row's graded panels costs ``m`` times the nodes) and ``fn`` maps nodes
+    ``(m, P)`` to values ``(m, P)``; otherwise, and for 1-D ``kinks``, every row on the union of the
+    panels and ``fn`` maps ``(P,)`` to ``(m, P)``: ``fn`` must accept both.
     """
     breaks = np.asarray(breaks, dtype=np.float64).ravel()
-    kinks = np.asarray(kinks, dtype=np.float64)
-    if kinks.ndim == 2 and kinks.shape[0] >= _OWN_PANELS_FROM:
-        return _integrate_gauss_rows(fn, breaks, kinks, scale, max_width)
-    kinks = kinks.ravel()
+    rows = np.asarray(kinks, dtype=np.float64)
+    kinks = rows.ravel()
     points = np.concatenate([breaks, kinks[np.isfinite(kinks)], _graded_points(kinks, scale, _U_MAX_GAUSS)])
     inner = points[np.isfinite(points) & (np.abs(points) < _U_MAX_GAUSS)]
     grid = np.arange(-_U_MAX_GAUSS, _U_MAX_GAUSS + max_width / 2, max_width)
+    if rows.ndim == 2 and rows.shape[0] > 1 and inner.size > _OWN_PANELS_ABOVE * grid.size:
+        return _integrate_gauss_rows(fn, breaks, rows, scale, max_width)
     edges = np.unique(np.concatenate([grid, inner]))
     half = 0.5 * np.diff(edges)[:, None]
     nodes = (0.5 * (edges[:-1] + edges[1:]))[:, None] + half * _GL_NODES
