@@ -100,8 +100,8 @@ def _coarse_laws(teacher, v, W, c, ste, method):
     ABC2 = P.coarse_vectors(T2, W2, ste, method=method)
     _, Eg = P.expected_coarse_grad(teacher, v, W, ste, method=method)
     _, Eg2 = P.expected_coarse_grad(T2, v, W2, ste, method=method)
-    return max(_law_error(ABC2[0], ABC[0], 0, c), _law_error(ABC2[1], ABC[1], 1, c),
-               _law_error(ABC2[2], ABC[2], 1, c), _law_error(Eg2, Eg, 1, c))
+    return float(np.max([_law_error(ABC2[0], ABC[0], 0, c), _law_error(ABC2[1], ABC[1], 1, c),
+                         _law_error(ABC2[2], ABC[2], 1, c), _law_error(Eg2, Eg, 1, c)]))   # NaN propagates
 
 
 def test_staircase_is_homogeneous_of_degree_one():

@@ -159,7 +159,7 @@ def test_cheapest_chaotic_figure_spread_is_within_its_tolerance():
         got = ms.compute(name, "fast", variant)
         assert ms.difference(got, base)[1] == [], variant           # exact values stay exact
         for field, err in ms.field_spread(got, base).items():
-            moved[field] = max(moved.get(field, 0.0), err)
+            moved[field] = float(np.maximum(moved.get(field, 0.0), err))     # NaN propagates: a failure below
     assert moved, f"the perturbations did not move {name}: the harness no longer reaches its inputs"
     for field, err in moved.items():
         assert err <= tols.get(field, 0.0), (field, err, tols)
