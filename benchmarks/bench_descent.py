@@ -1,7 +1,7 @@
-"""Benchmark: one step of population coarse gradient descent at claim 7's size, this tree against another.
+"""Benchmark: one step of population coarse gradient descent at a claim-7-like size, this tree against another.
 
 A step of ``coarsegrad.train.population_descent`` (``f`` and the exact ``E g`` from one computation of the
-moments) on claim 7's teacher size (n = 5, p = 4, K = 3), for the three admissible STEs at bits 1, 2 and
+moments) at n = 5, p = 4, K = 3 (claim 7 fixes K = 3 and draws n in 2-6, p in 1-5), for the three admissible STEs at bits 1, 2 and
 4: the closed forms (ReLU, clipped ReLU) and the log-tailed ReLU's Gauss-Legendre quadrature. These steps
 are what ``coarsegrad verify --quick`` (claims 7 and 8), the convergence tests and the population
 figures spend their time on; each costs about a millisecond, most of it NumPy's per-call overhead on

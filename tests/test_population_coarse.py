@@ -388,7 +388,7 @@ def _pole_rows(kinks, scale):
 def test_each_row_on_its_own_panels_gets_the_integral_it_gets_alone(m, seed, log_scale):
     """The Gauss engine with kinks per row (the log tail's perpendicular integrals, one row per threshold):
     every row equals that row integrated alone on the panels of its own kinks, to rounding, whether the
-    rows share the union of their panels (few graded points: _OWN_PANELS_ABOVE) or each has its own."""
+    rows share the union of their panels (when it is small: _OWN_PANELS_GAIN) or each has its own."""
     from coarsegrad.population import quadrature as Q
     rng = np.random.default_rng(seed)
     kinks = np.sort(rng.uniform(-3, 3, (m, 2)), axis=1)
@@ -403,11 +403,11 @@ def test_each_row_on_its_own_panels_gets_the_integral_it_gets_alone(m, seed, log
 
 
 def test_rows_on_the_wrong_kinks_are_caught():
-    """Negative control: rows integrated on their neighbours' kinks (panels not graded at their own pole)
-    differ from each row alone by far more than rounding."""
+    """Negative control: rows integrated on their own panels but with their neighbours' kinks (not graded at
+    their own pole) differ from each row alone by far more than rounding."""
     from coarsegrad.population import quadrature as Q
     kinks = np.array([[-1.0, 0.1 * i] for i in range(6)])
     scale = 1e-6
-    rolled = Q._integrate_gauss(_pole_rows(kinks, scale), [], np.roll(kinks, 1, axis=0), scale)
+    rolled = Q._integrate_gauss_rows(_pole_rows(kinks, scale), np.empty(0), np.roll(kinks, 1, axis=0), scale, 1.0)
     alone = np.array([Q._integrate_gauss(_pole_rows(kinks[i:i + 1], scale), [], kinks[i], scale)[0] for i in range(6)])
     assert np.max(np.abs(rolled - alone) / np.abs(alone)) > 1e-6

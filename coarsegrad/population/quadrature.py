@@ -130,12 +130,12 @@ def _integrate_adaptive(fn, breaks, kinks=(), scale=1.0, max_width=None, epsrel=
     return done + fine[:, ~keep].sum(axis=1)
 
 
-#: With kinks per row, each row gets its own panels once the union of the rows' kink and graded points
-#: outnumbers the regular grid by this factor (every row would pay for the others' grading: far from
-#: ``w*``, with the log tail's perpendicular integrals one row per threshold); below it (few rows, or near
-#: ``w*``, where the kinks in ``y`` leave the rule's range) the union costs less than the rows' bookkeeping
-#: (benchmarks/bench_descent.py).
-_OWN_PANELS_ABOVE = 2
+#: With kinks per row, each row gets its own panels when the union of all rows' panels has this many times
+#: the edges of one row's own (padded) rule: every row would pay for the others' grading (far from ``w*``,
+#: with the log tail's perpendicular integrals one row per threshold). Otherwise (few rows, near ``w*``
+#: where the kinks in ``y`` leave the rule's range, or graded points mostly out of range at huge ``|w|``)
+#: the union costs less than the rows' bookkeeping and padding (benchmarks/bench_descent.py).
+_OWN_PANELS_GAIN = 3.0
 
 
 def _integrate_gauss(fn, breaks, kinks=(), scale=1.0, max_width=1.0):
@@ -148,8 +148,8 @@ def _integrate_gauss(fn, breaks, kinks=(), scale=1.0, max_width=1.0):
     keeping the rule exact to rounding at every ``|w|``.
 
     ``kinks`` of shape ``(m, J)`` give each of the ``m`` rows of ``fn``'s values its own kinks. When
-    their points outnumber the grid (:data:`_OWN_PANELS_ABOVE`), row ``i`` is integrated on its own panels
-    (the union of every row's graded panels costs ``m`` times the nodes) and ``fn`` maps nodes
+    the union of all rows' panels is larger than one row's own rule by :data:`_OWN_PANELS_GAIN`, row ``i``
+    is integrated on its own panels (each row would pay for the others' grading) and ``fn`` maps nodes
     ``(m, P)`` to values ``(m, P)``; otherwise, and for 1-D ``kinks``, every row on the union of the
     panels and ``fn`` maps ``(P,)`` to ``(m, P)``: ``fn`` must accept both.
     """
@@ -159,9 +159,12 @@ def _integrate_gauss(fn, breaks, kinks=(), scale=1.0, max_width=1.0):
     points = np.concatenate([breaks, kinks[np.isfinite(kinks)], _graded_points(kinks, scale, _U_MAX_GAUSS)])
     inner = points[np.isfinite(points) & (np.abs(points) < _U_MAX_GAUSS)]
     grid = np.arange(-_U_MAX_GAUSS, _U_MAX_GAUSS + max_width / 2, max_width)
-    if rows.ndim == 2 and rows.shape[0] > 1 and inner.size > _OWN_PANELS_ABOVE * grid.size:
-        return _integrate_gauss_rows(fn, breaks, rows, scale, max_width)
     edges = np.unique(np.concatenate([grid, inner]))
+    if rows.ndim == 2 and rows.shape[0] > 1:
+        # Each row's own rule has every point of its kinks, in range or not (padded): its edges per row.
+        own = grid.size + breaks.size + rows.shape[1] * (1 + _graded_points(np.zeros(1), scale, _U_MAX_GAUSS).size)
+        if _OWN_PANELS_GAIN * own < edges.size:
+            return _integrate_gauss_rows(fn, breaks, rows, scale, max_width)
     half = 0.5 * np.diff(edges)[:, None]
     nodes = (0.5 * (edges[:-1] + edges[1:]))[:, None] + half * _GL_NODES
     return fn(nodes.ravel()) @ (half * _GL_WEIGHTS).ravel()
