@@ -408,6 +408,7 @@ def test_rows_on_the_wrong_kinks_are_caught():
     from coarsegrad.population import quadrature as Q
     kinks = np.array([[-1.0, 0.1 * i] for i in range(6)])
     scale = 1e-6
-    rolled = Q._integrate_gauss_rows(_pole_rows(kinks, scale), np.empty(0), np.roll(kinks, 1, axis=0), scale, 1.0)
+    grid, offsets = np.arange(-12.0, 12.5, 1.0), Q._graded_points(np.zeros(1), scale, 12.0)
+    rolled = Q._integrate_gauss_rows(_pole_rows(kinks, scale), grid, np.empty(0), np.roll(kinks, 1, axis=0), offsets)
     alone = np.array([Q._integrate_gauss(_pole_rows(kinks[i:i + 1], scale), [], kinks[i], scale)[0] for i in range(6)])
     assert np.max(np.abs(rolled - alone) / np.abs(alone)) > 1e-6

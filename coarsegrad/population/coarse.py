@@ -74,12 +74,13 @@ def _vectors_pieces(pieces, geom: Geometry, staircase: Staircase) -> CoarseVecto
             F1 = np.where(fin1, ndtr(y1), ndtr(y2))                   # x1 = -inf: only F(x2) enters
             F1 = np.where(np.isnan(F1), 0.0, F1)                      # (-inf, inf): multiplied by phi_diff = 0
             bounded = fin1 & fin2                                     # x2 = +inf: phi(x2) = 0, and no window is narrow
-            dF = np.where(bounded, _Phi_step(y1, y2, rho * h / s), 0.0) if bounded.any() else 0.0
+            any_bounded = bounded.any()
+            dF = np.where(bounded, _Phi_step(y1, y2, rho * h / s), 0.0) if any_bounded else 0.0
             w1, w2 = -lin(c, x1) / s, -lin(c, x2) / s                 # (x - rho c)/s
             window = _Phi_diff(w1, w2, h / s)
             ph2 = _phi(x2)
             parts = dphi * F1 - np.where(fin2, ph2, 0.0) * dF + rho * ph_c * window
-            if bounded.any():
+            if any_bounded:
                 narrow = (bounded & (h <= _NARROW) & (h * np.maximum(np.abs(x1), np.abs(x2)) <= _NARROW)
                           & (np.abs(rho) * h * (1 + np.abs(y1) + np.abs(y2)) <= _NARROW * s))
                 if narrow.any():

@@ -162,23 +162,23 @@ def _integrate_gauss(fn, breaks, kinks=(), scale=1.0, max_width=1.0):
     edges = np.unique(np.concatenate([grid, inner]))
     if rows.ndim == 2 and rows.shape[0] > 1:
         # Each row's own rule has every point of its kinks, in range or not (padded): its edges per row.
-        own = grid.size + breaks.size + rows.shape[1] * (1 + _graded_points(np.zeros(1), scale, _U_MAX_GAUSS).size)
+        offsets = _graded_points(np.zeros(1), scale, _U_MAX_GAUSS)          # from one kink, (G,)
+        own = grid.size + breaks.size + rows.shape[1] * (1 + offsets.size)
         if _OWN_PANELS_GAIN * own < edges.size:
-            return _integrate_gauss_rows(fn, breaks, rows, scale, max_width)
+            return _integrate_gauss_rows(fn, grid, breaks, rows, offsets)
     half = 0.5 * np.diff(edges)[:, None]
     nodes = (0.5 * (edges[:-1] + edges[1:]))[:, None] + half * _GL_NODES
     return fn(nodes.ravel()) @ (half * _GL_WEIGHTS).ravel()
 
 
-def _integrate_gauss_rows(fn, breaks, kinks, scale, max_width):
-    """:func:`_integrate_gauss` with its own kinks per row (``kinks`` of shape ``(m, J)``), all rows in one call.
+def _integrate_gauss_rows(fn, grid, breaks, kinks, offsets):
+    """:func:`_integrate_gauss` with its own kinks per row (``kinks`` of shape ``(m, J)``), all rows in one call,
+    on ``grid`` and ``breaks`` (shared) and each kink's graded ``offsets`` (:func:`_graded_points` of one kink).
 
     Every row has the same number of edges: a point that is not finite or lies outside ``(-12, 12)``
     becomes a copy of ``-12``, i.e. a panel of width 0, whose nodes carry weight 0 (and sit at a point
     where ``fn`` is finite). The sum over nodes is a plain pairwise sum (no BLAS kernel in it)."""
     m = kinks.shape[0]
-    grid = np.arange(-_U_MAX_GAUSS, _U_MAX_GAUSS + max_width / 2, max_width)
-    offsets = _graded_points(np.zeros(1), scale, _U_MAX_GAUSS)             # from one kink, (G,)
     points = np.concatenate([np.repeat(np.concatenate([grid, breaks])[None, :], m, axis=0), kinks,
                              (kinks[:, :, None] + offsets).reshape(m, -1)], axis=1)
     # NaN and +-inf compare False: outside. The grid's own points (|u| <= 12, the last a little beyond) stay.
