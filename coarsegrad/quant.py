@@ -134,14 +134,12 @@ class Staircase:
         return np.full(self.L, self.alpha)
 
     def thresholds_in(self, dtype) -> np.ndarray:
-        """:attr:`thresholds` rounded once in ``dtype`` (the numbers ``sigma`` compares with)."""
-        dtype = np.dtype(dtype)
-        return (np.arange(self.L, dtype=dtype) + dtype.type(self.shift)) * self._alpha_in(dtype)
+        """:attr:`thresholds` rounded once in ``dtype`` (the numbers ``sigma`` compares with); a new array."""
+        return self._computed("thresholds", dtype).copy()
 
     def levels_in(self, dtype) -> np.ndarray:
-        """:attr:`levels` rounded once in ``dtype`` (the values ``sigma`` returns)."""
-        dtype = np.dtype(dtype)
-        return np.arange(self.L + 1, dtype=dtype) * self._alpha_in(dtype)
+        """:attr:`levels` rounded once in ``dtype`` (the values ``sigma`` returns); a new array."""
+        return self._computed("levels", dtype).copy()
 
     def with_alpha(self, alpha: float) -> "Staircase":
         """The same staircase at another resolution."""
@@ -194,6 +192,17 @@ class Staircase:
         t, levels = self.thresholds, self.levels
         return bool(np.all(np.diff(t) > 0) and np.all(np.diff(levels) > 0) and (self.shift == 0 or t[0] > 0))
 
+    def _computed(self, what: str, dtype) -> np.ndarray:
+        """The thresholds or levels in ``dtype``, computed (and ``alpha`` checked there) once per staircase and
+        dtype: population descents ask for them several times a step, and the check costs more than the copy."""
+        dtype = np.dtype(dtype)
+        memo = self.__dict__.setdefault("_memo", {})     # not a field: equality, hash and repr ignore it
+        if (what, dtype) not in memo:
+            a = self._alpha_in(dtype)
+            memo[what, dtype] = ((np.arange(self.L, dtype=dtype) + dtype.type(self.shift)) * a if what == "thresholds"
+                                 else np.arange(self.L + 1, dtype=dtype) * a)
+        return memo[what, dtype]
+
     def _alpha_in(self, dtype):
         """``alpha`` in ``dtype``, checked to stay positive and keep ``L alpha`` finite there."""
         dtype = np.dtype(dtype)
@@ -220,7 +229,7 @@ class Staircase:
 
     def _count(self, z: np.ndarray) -> np.ndarray:
         """``#{k : z > t_k}`` with the thresholds rounded in ``z``'s dtype (uint8 up to 7 levels)."""
-        t = self.thresholds_in(z.dtype)
+        t = self._computed("thresholds", z.dtype)      # read only here: no copy
         if self.L <= _COUNT_MAX_LEVELS:
             # The definition itself: count the thresholds z exceeds.
             count = np.greater(z, t[0]).view(np.uint8)      # a fresh array: reused as the counter

@@ -101,22 +101,26 @@ def perturbed_inputs(replicate: int, ulps: int = ULPS):
         mnist_mod.to_float = data_pkg.to_float = original_float
 
 
-def compute(name: str, preset: str, variant: str, seed: int = 0) -> dict:
+def compute(name: str, preset: str, variant: str, seed: int = 0, runs=None) -> dict:
     """One figure's data under ``variant`` (``base``, ``ulps-R``, ``blas-N``; ``no-simd`` is
-    ``base`` in a process started with ``NPY_DISABLE_CPU_FEATURES``), as a JSON round trip."""
+    ``base`` in a process started with ``NPY_DISABLE_CPU_FEATURES``), as a JSON round trip.
+
+    ``runs``, optional: makes the figure's ``map_fn`` from the variant's way of running one task,
+    ``run_one(fn, task)`` (the suite passes a sampler of the runs, tests/test_figures.py); default: every run."""
     from coarsegrad.figures import FIGURES
     from coarsegrad.provenance import blas_threads
     from coarsegrad.train import _run_here
     compute_fn = FIGURES[name][0]
+    runs = runs or (lambda run_one: lambda fn, tasks: [run_one(fn, t) for t in tasks])
     if variant.startswith("blas-"):
         threads = int(variant.split("-")[1])
         with blas_threads(threads):
-            data = compute_fn(preset, seed, map_fn=map)          # training runs with `threads` too
+            data = compute_fn(preset, seed, map_fn=runs(lambda fn, t: fn(t)))   # training runs with `threads` too
     elif variant.startswith("ulps-"):
         with perturbed_inputs(int(variant.split("-")[1])):
-            data = compute_fn(preset, seed, map_fn=lambda fn, tasks: [_run_here(fn, t) for t in tasks])
+            data = compute_fn(preset, seed, map_fn=runs(_run_here))
     else:
-        data = compute_fn(preset, seed, map_fn=lambda fn, tasks: [_run_here(fn, t) for t in tasks])
+        data = compute_fn(preset, seed, map_fn=runs(_run_here))
     return json.loads(json.dumps(data))
 
 

@@ -15,6 +15,10 @@ from coarsegrad import relu_limit as R
 from coarsegrad import subspaces as S
 from coarsegrad.population import expected_coarse_grad
 
+#: The claims with the library's oracles are computed once per process (_BASE) and every control compares with
+#: them: under pytest-xdist this module's tests share one worker, or each worker would compute them again.
+pytestmark = pytest.mark.xdist_group("claims_subspaces")
+
 _BASE = {}
 
 

@@ -502,11 +502,20 @@ def test_figure_runs_choose_the_pool_from_the_work(monkeypatch):
 
 
 @pytest.mark.slow
-def test_figure_runs_report_progress_on_long_steps():
+def test_figure_runs_report_progress_on_long_steps(monkeypatch):
+    """Runs of 0.7 s each on a clock the runs advance (the test does not wait for them)."""
+    from types import SimpleNamespace
+    from coarsegrad import _figure_files
+    now = [0.0]
+
+    def run(seconds):
+        now[0] += seconds
+        return seconds
+    monkeypatch.setattr(_figure_files, "time", SimpleNamespace(perf_counter=lambda: now[0]))
     lines = []
     runs = cli._Runs(1, None, lines.append)
     runs.label = "mnist"
-    assert runs(_sleepy, [0.7, 0.7, 0.7, 0.7]) == [0.7] * 4
+    assert runs(run, [0.7, 0.7, 0.7, 0.7]) == [0.7] * 4
     assert any("mnist: run 4/4 done" in line for line in lines), lines
     lines.clear()
     assert runs(abs, [-1, -2]) == [1, 2] and lines == []          # a short step stays quiet
@@ -526,11 +535,6 @@ def test_interrupted_figures_do_not_wait_for_runs_in_flight():
     for w in workers:
         w.join(5)
     assert time.perf_counter() - start < 5 and not any(w.is_alive() for w in workers)
-
-
-def _sleepy(seconds):
-    time.sleep(seconds)
-    return seconds
 
 
 # --------------------------------------------------------------------------- finding 3: presets never mixed

@@ -220,32 +220,76 @@ def test_a_solution_without_an_answer_name_stops_the_build(tmp_path, built):
 # Execution: the instructor set passes every check; the student set stops at the first one
 # ----------------------------------------------------------------------------------------------
 
-def _execute(path):
+#: The notebooks run one after another in one kernel (a kernel costs ~2 s to start and to import numpy, matplotlib
+#: and coarsegrad), each from an empty namespace (``%reset -f``) with every figure closed and in its own
+#: directory. Each notebook in a fresh kernel of its own is what the documentation build does (ci/docs.sh,
+#: ``nb_execution_mode = "force"``; .ci/run step 3). Under pytest-xdist the tests that read the run share a worker.
+COURSE_KERNEL = pytest.mark.xdist_group("course_kernel")
+
+_RESET = "%reset -f\nimport os as _os, matplotlib.pyplot as _plt\n_plt.close('all'); _os.chdir({dir!r})\n%reset -f"
+
+
+def _errors(cells) -> list:
+    """``(cell number, ename, evalue)`` of every error a cell raised, in order."""
+    return [(i, o["ename"], o["evalue"]) for i, c in enumerate(cells) if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+@pytest.fixture(scope="module")
+def executed(built):
+    """Every instructor notebook, then the first student notebook, executed in one kernel: ``{(set, name): cells}``.
+    Errors are recorded in the cells' outputs (``allow_errors``), so a failing notebook fails its own test only."""
     pytest.importorskip("nbclient", reason=NEEDS)
     pytest.importorskip("ipykernel", reason=NEEDS)
     import nbclient
     import nbformat
-    nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}}).execute()
-    return nb
+    _, written = built
+    paths = [("instructor", p) for p in written["instructor"]] + [("student", written["student"][0])]
+    combined, spans = nbformat.v4.new_notebook(), {}
+    for kind, path in paths:
+        nb = nbformat.read(path, as_version=4)
+        combined.metadata = combined.metadata or nb.metadata
+        combined.cells.append(nbformat.v4.new_code_cell(_RESET.format(dir=str(path.parent))))
+        spans[kind, path.stem] = (len(combined.cells), len(combined.cells) + len(nb.cells))
+        combined.cells.extend(nb.cells)
+    nbclient.NotebookClient(combined, timeout=300, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(paths[0][1].parent)}}).execute()
+    resets = [combined.cells[a - 1] for a, _ in spans.values()]
+    assert _errors(resets) == [], "resetting the kernel between notebooks failed"
+    return {key: combined.cells[a:b] for key, (a, b) in spans.items()}
 
 
+@COURSE_KERNEL
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_the_instructor_notebook_runs_and_every_check_passes(name, built):
-    _, written = built
-    nb = _execute(next(p for p in written["instructor"] if p.stem == name))
-    results = [o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
+def test_the_instructor_notebook_runs_and_every_check_passes(name, executed):
+    cells = executed["instructor", name]
+    errors = _errors(cells)
+    assert errors == [], f"{name}: cell {errors[0][0]} raised {errors[0][1]}: {errors[0][2]}" if errors else ""
+    results = [o["data"]["text/plain"] for c in cells if c.cell_type == "code" for o in c.outputs
                if o.get("output_type") == "execute_result" and "Verdict(" in o["data"]["text/plain"]]
     expected = sorted(k for k in EXERCISES if k.startswith(name[1] + "."))
     assert sorted(re.search(r"exercise_id='([\d.]+)'", r).group(1) for r in results) == expected
     assert all("correct=True" in r for r in results)
 
 
+@COURSE_KERNEL
 @pytest.mark.slow
-def test_the_student_notebook_stops_at_the_first_unanswered_check(built):
-    import nbclient
-    _, written = built
-    with pytest.raises(nbclient.exceptions.CellExecutionError, match="exercise 1.1 .*no answer yet"):
-        _execute(written["student"][0])
+def test_the_student_notebook_stops_at_the_first_unanswered_check(executed):
+    """Run as a student runs it (stopping at the first error), the notebook stops at exercise 1.1's check."""
+    first_error = _errors(executed["student", NOTEBOOKS[0]])[:1]
+    assert first_error and re.search("exercise 1.1 .*no answer yet", first_error[0][2]), first_error
+
+
+def test_errors_are_read_from_every_code_cell_in_order():
+    """Negative control of the shared run: an error output anywhere in a notebook is found, with its cell."""
+    import nbformat
+    ok = nbformat.v4.new_code_cell("1", outputs=[nbformat.v4.new_output("execute_result", data={"text/plain": "1"})])
+    bad = nbformat.v4.new_code_cell("check('1.1', ...)", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="x"),
+        nbformat.v4.new_output("error", ename="WrongAnswer", evalue="exercise 1.1 no answer yet", traceback=[])])
+    later = nbformat.v4.new_code_cell("1/0", outputs=[nbformat.v4.new_output("error", ename="ZeroDivisionError",
+                                                                            evalue="division by zero", traceback=[])])
+    cells = [nbformat.v4.new_markdown_cell("# text"), ok, bad, ok, later]
+    assert _errors(cells) == [(2, "WrongAnswer", "exercise 1.1 no answer yet"), (4, "ZeroDivisionError", "division by zero")]
+    assert _errors([ok, nbformat.v4.new_markdown_cell("no outputs")]) == []

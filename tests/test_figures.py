@@ -374,11 +374,12 @@ class _NotRun(dict):
         return dict.__getitem__(self, key) if key == "task" else NOT_RUN
 
 
-def _sampled_runs(stride):
-    """A ``map_fn`` running every ``stride``-th task as the CLI runs it (:func:`coarsegrad.train._run_here`:
-    the BLAS threads of a worker), the others not at all."""
+def _sampled_runs(stride, run_one=None):
+    """A ``map_fn`` running every ``stride``-th task with ``run_one(fn, task)`` (default: as the CLI runs it,
+    :func:`coarsegrad.train._run_here`, the BLAS threads of a worker), the others not at all."""
     from coarsegrad.train import _run_here
-    return lambda fn, tasks: [_run_here(fn, t) if i % stride == 0 else _NotRun(t) for i, t in enumerate(tasks)]
+    run_one = run_one or _run_here
+    return lambda fn, tasks: [run_one(fn, t) if i % stride == 0 else _NotRun(t) for i, t in enumerate(tasks)]
 
 
 def _mask_not_run(got, want):
@@ -428,32 +429,36 @@ def test_sampled_comparison_compares_what_ran_and_nothing_else():
 
 
 @pytest.mark.slow
-def test_committed_figures_match_what_the_command_produces(tmp_path):
-    """Regenerate the fast preset and compare with figures/*.json under the tolerance policy
-    (docs/testing.md): each figure's numbers to its measured FIGURE_TOLERANCE (exact where rounding
-    does not move them), integers, verdicts, lengths and settings exactly. Settings are compared by
-    :func:`_assert_settings_match`: files committed before 0.2.0 restate
-    lr/momentum/batch_size/schedule where new ones record ``sgd``, the ``SGD.as_dict()`` that ran.
+@pytest.mark.parametrize("name", list(F.FIGURES))
+def test_committed_figures_match_what_the_command_produces(name, tmp_path):
+    """Regenerate figure ``name`` at the fast preset and compare with figures/NAME.json under the tolerance
+    policy (docs/testing.md): its numbers to its measured FIGURE_TOLERANCE (exact where rounding does not
+    move them), integers, verdicts, lengths and settings exactly. Settings are compared by
+    :func:`_assert_settings_match`: files committed before 0.2.0 restate lr/momentum/batch_size/schedule
+    where new ones record ``sgd``, the ``SGD.as_dict()`` that ran. One test per figure, so that pytest-xdist
+    spreads them over its workers.
 
-    In the suite, a sample of each figure's runs (:data:`FIGURE_SAMPLE_STRIDE`) is recomputed by its
-    compute function, in this process; with ``COARSEGRAD_FULL_FIGURES=1`` (``.ci/run`` step 2) the command
-    itself regenerates every run, and MNIST's mean final accuracy is compared too."""
+    In the suite, a sample of the figure's runs (:data:`FIGURE_SAMPLE_STRIDE`) is recomputed by its compute
+    function, in this process; with ``COARSEGRAD_FULL_FIGURES=1`` (``.ci/run`` step 2) the command itself
+    regenerates every run (``coarsegrad figures --only NAME``), and MNIST's mean final accuracy is compared too."""
     committed = ROOT / "figures"
     manifest = json.loads((committed / "manifest.json").read_text())
-    full = os.environ.get("COARSEGRAD_FULL_FIGURES", "") not in ("", "0")
-    if full:
-        assert main(["figures", "--preset", "fast", "--out", str(tmp_path), "--quiet"]) == 0
-    for name in F.FIGURES:
-        assert manifest["figures"][name]["preset"] == "fast"
-        want = json.loads((committed / f"{name}.json").read_text())
-        if full:
-            got = json.loads((tmp_path / f"{name}.json").read_text())
-            _assert_figure_data_match_policy(got, want, name)
-            if name == "mnist":
-                assert abs(_mnist_mean_final(got) - _mnist_mean_final(want)) <= MNIST_MEAN_FINAL_TOLERANCE
-        else:
-            got = _recomputed_sample(name)
-            _assert_figure_data_match_policy(got, _mask_not_run(got, want), name)
+    assert manifest["figures"][name]["preset"] == "fast"
+    want = json.loads((committed / f"{name}.json").read_text())
+    if os.environ.get("COARSEGRAD_FULL_FIGURES", "") not in ("", "0"):
+        assert main(["figures", "--preset", "fast", "--only", name, "--out", str(tmp_path), "--quiet"]) == 0
+        got = json.loads((tmp_path / f"{name}.json").read_text())
+        _assert_figure_data_match_policy(got, want, name)
+        if name == "mnist":
+            assert abs(_mnist_mean_final(got) - _mnist_mean_final(want)) <= MNIST_MEAN_FINAL_TOLERANCE
+    else:
+        got = _recomputed_sample(name)
+        _assert_figure_data_match_policy(got, _mask_not_run(got, want), name)
+
+
+def test_committed_results_page_is_what_the_results_command_writes(tmp_path):
+    """docs/results.md is what ``coarsegrad results`` writes from the committed figures."""
+    committed = ROOT / "figures"
     results = (ROOT / "docs" / "results.md").read_text()
     assert main(["results", "--figures", str(committed), "--out", str(tmp_path / "results.md")]) == 0
     assert (tmp_path / "results.md").read_text() == results, "docs/results.md is stale: run coarsegrad results"

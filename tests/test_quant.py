@@ -229,3 +229,21 @@ def test_staircase_rejects_an_alpha_whose_top_level_or_thresholds_are_not_repres
         Staircase(1, 5e-324, "round")
     assert np.isfinite(Staircase(1, 1.7e308).top) and np.isfinite(Staircase(16, 2.7e303).top)
     assert Staircase(2, 5e-324).thresholds.tolist() == [0.0, 5e-324, 1e-323]      # ceil: exact multiples
+
+
+def test_thresholds_and_levels_are_new_arrays_from_a_staircase_that_keeps_its_own():
+    """The staircase computes them once per dtype: what a caller gets is a copy, so writing into it changes
+    nothing the staircase compares with (handing out its own array fails here); equality, hash, repr
+    and pickling ignore the computed values."""
+    import pickle
+    s = Staircase(2, 0.5)
+    z = np.array([0.0, 0.2, 0.5, 0.7, 1.2])
+    before = s(z)
+    for t in (s.thresholds, s.thresholds_in(np.float32), s.levels):
+        t[:] = 99.0
+    assert np.array_equal(s(z), before) and np.array_equal(s.thresholds, [0.0, 0.5, 1.0])
+    assert np.array_equal(s.levels_in(np.float32), np.array([0.0, 0.5, 1.0, 1.5], dtype=np.float32))
+    fresh = Staircase(2, 0.5)
+    assert s == fresh and hash(s) == hash(fresh) and repr(s) == repr(fresh)
+    back = pickle.loads(pickle.dumps(s))
+    assert back == s and np.array_equal(back(z), before)

@@ -156,13 +156,15 @@ def _integrate_gauss(fn, breaks, kinks=(), scale=1.0, max_width=1.0):
     breaks = np.asarray(breaks, dtype=np.float64).ravel()
     rows = np.asarray(kinks, dtype=np.float64)
     kinks = rows.ravel()
-    points = np.concatenate([breaks, kinks[np.isfinite(kinks)], _graded_points(kinks, scale, _U_MAX_GAUSS)])
+    kinks = kinks[np.isfinite(kinks)]
+    offsets = _graded_points(np.zeros(1), scale, _U_MAX_GAUSS)              # graded points of one kink at 0, (G,)
+    points = np.concatenate([breaks, kinks, (kinks[:, None] + offsets).ravel()])
     inner = points[np.isfinite(points) & (np.abs(points) < _U_MAX_GAUSS)]
     grid = np.arange(-_U_MAX_GAUSS, _U_MAX_GAUSS + max_width / 2, max_width)
-    edges = np.unique(np.concatenate([grid, inner]))
+    edges = np.sort(np.concatenate([grid, inner]))
+    edges = edges[np.concatenate([[True], edges[1:] != edges[:-1]])]       # np.unique's result, without its overhead
     if rows.ndim == 2 and rows.shape[0] > 1:
         # Each row's own rule has every point of its kinks, in range or not (padded): its edges per row.
-        offsets = _graded_points(np.zeros(1), scale, _U_MAX_GAUSS)          # from one kink, (G,)
         own = grid.size + breaks.size + rows.shape[1] * (1 + offsets.size)
         if _OWN_PANELS_GAIN * own < edges.size:
             return _integrate_gauss_rows(fn, grid, breaks, rows, offsets)
