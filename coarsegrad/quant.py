@@ -196,12 +196,18 @@ class Staircase:
         """The thresholds or levels in ``dtype``, computed (and ``alpha`` checked there) once per staircase and
         dtype: population descents ask for them several times a step, and the check costs more than the copy."""
         dtype = np.dtype(dtype)
-        memo = self.__dict__.setdefault("_memo", {})     # not a field: equality, hash and repr ignore it
+        memo = self.__dict__.setdefault("_memo", {})     # not a field: equality, hash, repr and pickle ignore it
         if (what, dtype) not in memo:
             a = self._alpha_in(dtype)
-            memo[what, dtype] = ((np.arange(self.L, dtype=dtype) + dtype.type(self.shift)) * a if what == "thresholds"
-                                 else np.arange(self.L + 1, dtype=dtype) * a)
+            values = ((np.arange(self.L, dtype=dtype) + dtype.type(self.shift)) * a if what == "thresholds"
+                      else np.arange(self.L + 1, dtype=dtype) * a)
+            values.flags.writeable = False
+            memo[what, dtype] = values
         return memo[what, dtype]
+
+    def __getstate__(self):
+        """The fields only: a pickled or copied staircase computes its thresholds again where it is used."""
+        return {k: v for k, v in self.__dict__.items() if k != "_memo"}
 
     def _alpha_in(self, dtype):
         """``alpha`` in ``dtype``, checked to stay positive and keep ``L alpha`` finite there."""

@@ -412,3 +412,22 @@ def test_rows_on_the_wrong_kinks_are_caught():
     rolled = Q._integrate_gauss_rows(_pole_rows(kinks, scale), grid, np.empty(0), np.roll(kinks, 1, axis=0), offsets)
     alone = np.array([Q._integrate_gauss(_pole_rows(kinks[i:i + 1], scale), [], kinks[i], scale)[0] for i in range(6)])
     assert np.max(np.abs(rolled - alone) / np.abs(alone)) > 1e-6
+
+
+@pytest.mark.parametrize("ste", ["log_tailed_relu", "smooth_without_kinks"])
+def test_quadrature_engines_reach_the_top_of_the_documented_range(ste):
+    """|w| / alpha = 1e300 with alpha = 1e7 puts |w| at 1e307, where the graded panels' ``2 u_max / scale``
+    overflows: both engines once raised OverflowError there (the log tail's kinks; and the Gauss engine for an
+    STE with no kinks at all, after its graded offsets became one kink's). Now both answer, and agree."""
+    stair = Staircase(2, 1e7)
+    teacher = P.random_teacher(3, 2, 2, stair, 5)
+    if ste != "log_tailed_relu":
+        ste = cg.STE("smooth_without_kinks", lambda z, s: np.arctan(z), lambda z, s: 1.0 / (1.0 + np.square(z)),
+                     smooth_between_kinks=True, kink_points=lambda s: ())
+    unit = teacher.W_star / np.linalg.norm(teacher.W_star, axis=0)
+    W = 1e307 * (unit + 0.3 * np.roll(unit, 1, axis=0))
+    got = {m: P.expected_coarse_grad(teacher, teacher.v_star, W, ste, method=m)[1] for m in ("gauss", "quad")}
+    assert np.all(np.isfinite(got["gauss"])) and np.all(np.isfinite(got["quad"]))
+    if ste == "log_tailed_relu":           # the tail 1/(1 + z - L alpha) keeps E g away from 0 there
+        assert np.all(got["quad"] != 0)    # (mu' = 1/(1 + z^2) underflows to 0: E g is 0 to the last bit)
+    assert np.all(np.abs(got["gauss"] - got["quad"]) <= 1e-13 * np.max(np.abs(got["quad"]))), got

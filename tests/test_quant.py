@@ -235,6 +235,7 @@ def test_thresholds_and_levels_are_new_arrays_from_a_staircase_that_keeps_its_ow
     """The staircase computes them once per dtype: what a caller gets is a copy, so writing into it changes
     nothing the staircase compares with (handing out its own array fails here); equality, hash, repr
     and pickling ignore the computed values."""
+    import copy
     import pickle
     s = Staircase(2, 0.5)
     z = np.array([0.0, 0.2, 0.5, 0.7, 1.2])
@@ -245,5 +246,8 @@ def test_thresholds_and_levels_are_new_arrays_from_a_staircase_that_keeps_its_ow
     assert np.array_equal(s.levels_in(np.float32), np.array([0.0, 0.5, 1.0, 1.5], dtype=np.float32))
     fresh = Staircase(2, 0.5)
     assert s == fresh and hash(s) == hash(fresh) and repr(s) == repr(fresh)
-    back = pickle.loads(pickle.dumps(s))
-    assert back == s and np.array_equal(back(z), before)
+    assert len(pickle.dumps(s)) == len(pickle.dumps(fresh)), "the computed values travel with a pickle"
+    for back in (pickle.loads(pickle.dumps(s)), copy.copy(s), copy.deepcopy(s)):
+        assert "_memo" not in vars(back) and back == s and np.array_equal(back(z), before)
+    with pytest.raises(ValueError, match="read-only"):
+        s._computed("thresholds", np.float64)[0] = 1.0       # its own array: not writeable either

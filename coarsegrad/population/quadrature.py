@@ -29,8 +29,12 @@ def _graded_points(kinks, scale, u_max, ratio=2.0):
     kinks = kinks[np.isfinite(kinks)]                 # a kink at +-inf (|w| -> 0) needs no panels
     if not (np.isfinite(scale) and scale > 0) or kinks.size == 0:
         return np.empty(0)
-    top = max(int(np.ceil(np.log(2 * u_max / scale) / np.log(ratio))), -1)
-    steps = scale * np.concatenate([[0.25], ratio ** np.arange(-1, top + 1, dtype=np.float64)])
+    with np.errstate(over="ignore"):                  # scale below ~1e-307 (|w| near the float limit)
+        span = 2 * u_max / scale
+        log_span = np.log(span) if np.isfinite(span) else np.log(2 * u_max) - np.log(scale)
+        top = max(int(np.ceil(log_span / np.log(ratio))), -1)
+        steps = scale * np.concatenate([[0.25], ratio ** np.arange(-1, top + 1, dtype=np.float64)])
+    steps = steps[np.isfinite(steps)]                 # ratio^j beyond the float range: points far beyond u_max
     return (kinks[:, None] + np.concatenate([steps, -steps])[None, :]).ravel()
 
 
