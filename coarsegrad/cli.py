@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--progress", action="store_true",
                         help="report each claim on stderr as it finishes (the default when stderr is a terminal)")
     verify.add_argument("--workers", type=_range("workers"), default=None,
-                        help="processes that run the claims, longest first, in [1, 256] (default: one per core; "
+                        help="processes that run the claims, longest first, in [1, 256] (default: one per core, "
+                             "or this process when every claim chosen is short at --quick: 1, 2, 4, 9; "
                              "1 runs them one after another in this process). The evidence is the same for "
                              "every value: each claim has its own seed and one BLAS thread wherever it runs")
     verify.set_defaults(preset="quick", run=_verify)
@@ -320,7 +321,7 @@ def _progress(enabled: bool):
 # --------------------------------------------------------------------------- verify
 
 def _verify(args) -> int:
-    from .claims import CLAIMS, run_claims
+    from .claims import CLAIMS, LONGEST_FIRST, run_claims
     with _validating("--json"):
         json_out = output(args.json, "--json") if args.json is not None else None
     unknown = sorted(set(args.only or ()) - set(CLAIMS))
@@ -336,7 +337,9 @@ def _verify(args) -> int:
         report(f"[verify] claim {res.number} ({done}/{total}): {state} in {res.seconds:.1f} s "
                f"({time.perf_counter() - start:.0f} s so far)")
 
-    workers = args.workers if args.workers is not None else min(os.cpu_count() or 1, len(numbers))
+    # A pool costs its start-up (a second of imports per worker): only worth it when some claim takes a while.
+    short = args.preset == "quick" and not set(numbers) & set(LONGEST_FIRST)
+    workers = args.workers if args.workers is not None else 1 if short else min(os.cpu_count() or 1, len(numbers))
     results = run_claims(args.preset, seed=args.seed, only=numbers, workers=workers, progress=finished)
     table = format_claims_markdown(results) if args.markdown else format_claims(results)
     # With --json -, standard output carries the JSON alone (for a pipe into jq); the table goes to stderr.

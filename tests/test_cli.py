@@ -1190,3 +1190,21 @@ def test_results_page_equals_docs_results_and_has_no_python_values():
     old = ("learned alpha starts at the authors' values {'1': 1.2221} and takes the weights' step size times 1 "
            "(mean over 1 seeds) | 1 | None | None |")
     assert len(_PYTHON_VALUES.findall(old)) == 5
+
+
+def test_verify_starts_a_pool_only_when_some_claim_takes_a_while(monkeypatch):
+    """Default --workers: the short claims at --quick (outside claims.LONGEST_FIRST) run in this process, where a
+    pool would only add its start-up; any longer claim, --full, or --workers given: as asked (control: 1 and 3)."""
+    from coarsegrad import claims
+    asked = []
+    monkeypatch.setattr(claims, "run_claims", lambda preset, **kw: asked.append((preset, kw["workers"])) or [])
+    monkeypatch.setattr(cli, "format_claims", lambda results: "")
+    short = sorted(set(claims.CLAIMS) - set(claims.LONGEST_FIRST))
+    cores = os.cpu_count() or 1
+    for argv, workers in ((["--only", *map(str, short)], 1), (["--only", "1", "3"], min(cores, 2)),
+                          (["--full", "--only", "1", "2"], min(cores, 2)), (["--only", "1", "2", "--workers", "2"], 2)):
+        asked.clear()
+        main(["verify", *argv])
+        assert asked == [("full" if "--full" in argv else "quick", workers)], (argv, asked)
+    help_text = " ".join(_run(["verify", "--help"])[1].split())
+    assert f"short at --quick: {', '.join(map(str, short))};" in help_text, "the help names the short claims"
