@@ -74,7 +74,8 @@ CLAIMS = {1: claim_1, 2: claim_2, 3: claim_3, 4: claim_4, 5: claim_5, 6: claim_6
 
 
 #: Claims started first when they run on several processes: the longest ones (measured at the quick
-#: preset, docs/performance.md), so that the short ones fill in beside them.
+#: preset, docs/performance.md), so that the short ones fill in beside them. ``coarsegrad verify`` without
+#: ``--workers`` starts no pool for a ``--quick`` selection with none of these (a pool only adds its start-up).
 LONGEST_FIRST = (7, 14, 12, 11, 8, 6, 13, 5, 3, 10)
 
 #: Claims whose independent trainings go to the pool one by one (their ``map_fn``), while the claim itself
